@@ -1,0 +1,85 @@
+"""The authoring API for checks: a check is a plain pytest test carrying a ``check`` marker.
+
+Example::
+
+    @check(6, points=10, hint="Add a USER instruction that switches to a non-root user.",
+           requires=["test_image_builds"])
+    def test_runs_as_non_root(lab_image):
+        \"\"\"Runs as non-root\"\"\"
+        assert lab_image.user not in ("", "root", "0")
+
+The docstring's first line is the check's title; it must equal the bold title of acceptance
+criterion number ``criterion`` in the lab README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+MARKER = "check"
+MARKER_HELP = (
+    "check(criterion, points, hint, requires=(), hidden=False): a graded check of a lab's "
+    "acceptance criterion"
+)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What a ``check`` marker declares."""
+
+    criterion: int
+    points: float
+    hint: str
+    requires: tuple[str, ...] = ()
+    hidden: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check(
+    criterion: int,
+    *,
+    points: float,
+    hint: str,
+    requires: Sequence[str] = (),
+    hidden: bool = False,
+) -> pytest.MarkDecorator:
+    """Mark a test as graded check number ``criterion`` worth ``points``.
+
+    ``hint`` is shown to the learner when the check loses points; ``requires`` names checks (test
+    function names) that must pass first, otherwise this one is *blocked*; a ``hidden`` check
+    counts but shows no detail to the learner.
+    """
+    if points <= 0:
+        raise ValueError("a check is worth a positive number of points")
+    return pytest.mark.check(
+        criterion=criterion, points=points, hint=hint, requires=tuple(requires), hidden=hidden
+    )
+
+
+def spec_of(marker: pytest.Mark) -> CheckSpec:
+    """Read a ``check`` marker's arguments into a :class:`CheckSpec`."""
+    kwargs = dict(marker.kwargs)
+    if marker.args:
+        kwargs.setdefault("criterion", marker.args[0])
+    return CheckSpec(
+        criterion=int(kwargs["criterion"]),
+        points=float(kwargs["points"]),
+        hint=str(kwargs.get("hint", "")),
+        requires=tuple(kwargs.get("requires", ())),
+        hidden=bool(kwargs.get("hidden", False)),
+    )
+
+
+class PartialCredit(Exception):
+    """Raise from a check to award ``fraction`` of its points, with the reason the rest is lost."""
+
+    def __init__(self, fraction: float, reason: str) -> None:
+        if not 0.0 <= fraction < 1.0:
+            raise ValueError("partial credit is a fraction in [0, 1)")
+        super().__init__(reason)
+        self.fraction = fraction
+        self.reason = reason

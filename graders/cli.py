@@ -1,0 +1,191 @@
+"""The ``mlops-labs`` command line: list, start, grade, doctor. Thin: the work is in modules.
+
+Exit codes: 0 full marks, 1 not full marks, 2 bad input, 3 grader or environment error,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from graders.catalogue import discover_labs, find_lab
+from graders.emitters import FORMATS, check_formats, emit
+from graders.errors import BadInput
+from graders.report import RunStatus
+
+EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    console = Console(highlight=False)
+    try:
+        return int(args.handler(args, console))
+    except BadInput as exc:
+        print(f"mlops-labs: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("mlops-labs: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    """Print the labs by level, with what they require and the learner's last score."""
+    from graders.state import last_scores
+
+    scores = last_scores()
+    table = Table(title="mlops-labs", title_justify="left")
+    for column in ("level", "lab", "title", "requires", "hours", "last score"):
+        table.add_column(column)
+    for lab in discover_labs():
+        last = scores.get(lab.id)
+        shown = f"{last['score']:g}/{last['max_score']:g}" if last else "—"
+        table.add_row(
+            lab.level, lab.id, lab.title, lab.requires.describe(), f"{lab.estimated_hours:g}", shown
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace, console: Console) -> int:
+    """Copy a lab's starter into a new folder and make it a git repository."""
+    lab = find_lab(args.lab)
+    target = Path(args.dir or lab.slug).resolve()
+    if target.exists() and any(target.iterdir()):
+        raise BadInput(f"{target} already exists and is not empty")
+    shutil.copytree(lab.starter, target, dirs_exist_ok=True)
+    git = shutil.which("git")
+    if git:
+        subprocess.run([git, "init", "-q", str(target)], check=True)
+        subprocess.run([git, "-C", str(target), "add", "-A"], check=True)
+        identity = ["-c", "user.name=mlops-labs", "-c", "user.email=learner@mlops-labs.invalid"]
+        subprocess.run(
+            [git, "-C", str(target), *identity, "commit", "-q", "-m", f"Start {lab.id}"], check=True
+        )
+    console.print(
+        f"Started [bold]{lab.title}[/] in {target}\n"
+        f"Next steps:\n  1. Read {lab.path / 'README.md'}\n"
+        f"  2. cd {target} and build your solution\n"
+        f"  3. mlops-labs grade {lab.id} ."
+    )
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace, console: Console) -> int:
+    """Grade a submission (or the lab's reference solution) and emit the report."""
+    from graders.grading import grade
+    from graders.state import record_score, state_dir
+
+    lab = find_lab(args.lab)
+    formats = check_formats(_split_formats(args.format))
+    submission = lab.solution if args.reference else Path(args.dir or ".").resolve()
+    if not submission.is_dir():
+        raise BadInput(f"no such folder: {submission}")
+    out_dir = Path(args.out) if args.out else state_dir() / "reports" / lab.id.replace("/", "-")
+    report = grade(lab, submission, out_dir, console, args.time_limit)
+    emit(report, formats, out_dir, console)
+    if not args.reference:
+        record_score(report)
+    console.print(f"Report: {out_dir / 'report.json'}")
+    if report.status == RunStatus.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    if report.status != RunStatus.COMPLETE:
+        return EXIT_ERROR
+    return EXIT_FULL_MARKS if report.full_marks else EXIT_NOT_FULL
+
+
+def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    """Check the machine: Docker engine, base image, kind, kubectl, free disk."""
+    from graders.doctor import examine
+
+    failed_required = False
+    for finding in examine():
+        mark = (
+            "[green]ok[/]"
+            if finding.ok
+            else ("[red]FAIL[/]" if finding.required else "[yellow]missing[/]")
+        )
+        console.print(f"{mark:>20}  {finding.name}: {finding.detail}")
+        if not finding.ok:
+            console.print(f"{'':>8}fix: {finding.fix}")
+            failed_required |= finding.required
+    return EXIT_ERROR if failed_required else 0
+
+
+def _split_formats(values: list[str] | None) -> list[str]:
+    chosen = [part.strip() for value in (values or []) for part in value.split(",") if part.strip()]
+    return chosen or ["terminal", "json"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops-labs",
+        description="Hands-on MLOps labs, graded by running your work for real.",
+        epilog="Example: mlops-labs grade foundation/01-containerize-model --reference",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser(
+        "list",
+        help="list the labs",
+        description=cmd_list.__doc__,
+        epilog="Example: mlops-labs list",
+    )
+    listing.set_defaults(handler=cmd_list)
+
+    start = commands.add_parser(
+        "start",
+        help="start a lab from its starter",
+        description=cmd_start.__doc__,
+        epilog="Example: mlops-labs start foundation/01-containerize-model",
+    )
+    start.add_argument("lab", help="lab id, e.g. foundation/01-containerize-model")
+    start.add_argument("dir", nargs="?", help="new folder (default: the lab's folder name)")
+    start.set_defaults(handler=cmd_start)
+
+    grade = commands.add_parser(
+        "grade",
+        help="grade a lab",
+        description=cmd_grade.__doc__,
+        epilog="Examples: mlops-labs grade foundation/01-containerize-model .\n"
+        "          mlops-labs grade containerize-model --reference --format json,junit --out out/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grade.add_argument("lab", help="lab id or unique slug")
+    grade.add_argument("dir", nargs="?", help="the submission folder (default: the current folder)")
+    grade.add_argument(
+        "--reference", action="store_true", help="grade the lab's reference solution"
+    )
+    grade.add_argument(
+        "--format",
+        action="append",
+        metavar="FMT",
+        help=f"report formats, comma-separated or repeated: {', '.join(FORMATS)} "
+        "(default: terminal,json)",
+    )
+    grade.add_argument("--out", help="folder for the report files (default: under MLOPS_LABS_HOME)")
+    grade.add_argument("--time-limit", type=float, help="seconds (default: the lab's own limit)")
+    grade.set_defaults(handler=cmd_grade)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check this machine",
+        description=cmd_doctor.__doc__,
+        epilog="Example: mlops-labs doctor",
+    )
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Docker layer: engine detection, images, containers with limits, the sandbox, cleanup."""

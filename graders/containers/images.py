@@ -1,0 +1,155 @@
+"""Images: base images (pulled, or bootstrapped offline), builds with their logs, image weight."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from graders.containers.engine import docker_cli
+from graders.errors import EnvironmentProblem
+
+STAND_IN_BASE = "python:3.11-slim"
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+BOOTSTRAP = INFRA / "images" / "base" / "bootstrap.sh"
+_FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.I | re.M)
+
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    return None
+
+
+@dataclass
+class BuildResult:
+    """The outcome of one ``docker build``: success, the image, and the whole log."""
+
+    ok: bool
+    tag: str
+    log: str
+    seconds: float
+    image_id: str = ""
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last ``lines`` lines of the build log, for a failed check's message."""
+        return "\n".join(self.log.rstrip().splitlines()[-lines:])
+
+
+def ensure_image(client: docker.DockerClient, tag: str, progress: Progress = _silent) -> str:
+    """Make ``tag`` available locally; return how: ``present``, ``pulled`` or ``bootstrapped``.
+
+    Where no registry answers, ``python:3.11-slim`` is bootstrapped from Debian packages
+    (``infra/images/base/bootstrap.sh``); any other image is an environment problem.
+    """
+    try:
+        client.images.get(tag)
+        return "present"
+    except docker.errors.ImageNotFound:
+        pass
+    progress(f"pulling {tag}")
+    try:
+        client.images.pull(tag)
+        return "pulled"
+    except docker.errors.APIError as exc:
+        pull_error = str(exc).splitlines()[0][:160]
+    if tag != STAND_IN_BASE:
+        raise EnvironmentProblem(
+            f"image {tag} is not present and cannot be pulled ({pull_error})",
+            f"pull it where a registry answers, or `docker tag {STAND_IN_BASE} {tag}` offline",
+        )
+    progress(f"no registry answers: bootstrapping {tag} from Debian packages (about a minute)")
+    bootstrap_base_image(tag)
+    return "bootstrapped"
+
+
+def bootstrap_base_image(tag: str = STAND_IN_BASE) -> None:
+    """Run the offline bootstrap recipe; raise with its output tail when it fails."""
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(
+            f"{tag} cannot be pulled and bootstrapping it offline needs root",
+            f"run `sudo bash {BOOTSTRAP} {tag}` once, or pull {tag} where a registry answers",
+        )
+    done = subprocess.run(
+        ["bash", str(BOOTSTRAP), tag], capture_output=True, text=True, timeout=900, check=False
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-10:])
+        raise EnvironmentProblem(f"bootstrapping {tag} failed:\n{tail}", f"see {BOOTSTRAP}")
+
+
+def build_image(
+    context: Path,
+    tag: str,
+    labels: dict[str, str],
+    timeout: float = 600,
+    dockerfile: str = "Dockerfile",
+) -> BuildResult:
+    """``docker build`` with the real CLI (so ``.dockerignore`` is read exactly as learners expect).
+
+    A failed build is a result, not an exception: it is the learner's to fix.
+    """
+    command = [docker_cli(), "build", "-t", tag, "-f", str(context / dockerfile)]
+    for key, value in labels.items():
+        command += ["--label", f"{key}={value}"]
+    if _has_buildx():
+        command.append("--progress=plain")
+    command.append(str(context))
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, "DOCKER_CLI_HINTS": "false"},
+        )
+    except subprocess.TimeoutExpired as exc:
+        log = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return BuildResult(False, tag, log + f"\nbuild timed out after {timeout:.0f} s", timeout)
+    seconds = round(time.monotonic() - started, 2)
+    log = done.stdout + done.stderr
+    if done.returncode != 0:
+        return BuildResult(False, tag, log, seconds)
+    image_id = subprocess.run(
+        [docker_cli(), "image", "inspect", "-f", "{{.Id}}", tag],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return BuildResult(True, tag, log, seconds, image_id)
+
+
+def base_images(dockerfile_text: str) -> list[str]:
+    """The images named by the FROM lines, skipping references to earlier build stages."""
+    stages: set[str] = set()
+    images = []
+    for match in _FROM.finditer(dockerfile_text):
+        image, alias = match.group(1), match.group(2)
+        if image.lower() not in stages:
+            images.append(image)
+        if alias:
+            stages.add(alias.lower())
+    return images
+
+
+def added_bytes(client: docker.DockerClient, image: str, base: str) -> int:
+    """How many bytes ``image`` adds on top of ``base`` (the final stage's FROM image)."""
+    image_size = int(client.images.get(image).attrs["Size"])
+    base_size = int(client.images.get(base).attrs["Size"])
+    return image_size - base_size
+
+
+def _has_buildx() -> bool:
+    probe = subprocess.run(
+        [docker_cli(), "buildx", "version"], capture_output=True, text=True, check=False
+    )
+    return probe.returncode == 0

@@ -1,0 +1,143 @@
+"""Containers with limits, published on loopback only, and readiness waits."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+from docker.models.containers import Container
+from docker.types import LogConfig
+
+from graders.containers.cleanup import run_labels
+
+# json-file logs capped on the engine side: a submission that prints gigabytes cannot fill the disk.
+CAPPED_LOGS = LogConfig(type=LogConfig.types.JSON, config={"max-size": "1m", "max-file": "1"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one container."""
+
+    cpus: float = 1.0
+    memory: str = "512m"
+    pids: int = 256
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The docker SDK keyword arguments for these limits."""
+        return {
+            "nano_cpus": int(self.cpus * 1e9),
+            "mem_limit": self.memory,
+            "memswap_limit": self.memory,
+            "pids_limit": self.pids,
+        }
+
+
+@dataclass
+class ContainerSpec:
+    """How to run one container of a submission's image."""
+
+    image: str
+    run_id: str
+    name_hint: str
+    env: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    publish: tuple[int, ...] = ()
+    read_only: bool = False
+    network: str | None = None
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    user: str | None = None
+    mounts: dict[str, str] = field(default_factory=dict)  # host path -> container path, read-only
+    no_network: bool = False
+    drop_capabilities: bool = False
+    tmpfs_size: str = "64m"
+
+
+def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Container:
+    """Start a detached, labelled container with limits; ports published on 127.0.0.1 only."""
+    options: dict[str, Any] = {
+        "detach": True,
+        "name": f"mlops-labs-{spec.name_hint}-{uuid.uuid4().hex[:8]}",
+        "labels": run_labels(spec.run_id),
+        "environment": spec.env,
+        "ports": {f"{port}/tcp": ("127.0.0.1", None) for port in spec.publish},
+        "read_only": spec.read_only,
+        "security_opt": ["no-new-privileges"],
+        "log_config": CAPPED_LOGS,
+        **spec.limits.as_kwargs(),
+    }
+    if spec.read_only:
+        options["tmpfs"] = {"/tmp": f"rw,size={spec.tmpfs_size}"}
+    if spec.no_network:
+        options["network_mode"] = "none"
+    elif spec.network:
+        options["network"] = spec.network
+    if spec.mounts:
+        options["volumes"] = {
+            host: {"bind": inside, "mode": "ro"} for host, inside in spec.mounts.items()
+        }
+    if spec.drop_capabilities:
+        options["cap_drop"] = ["ALL"]
+    if spec.command is not None:
+        options["command"] = spec.command
+    if spec.entrypoint is not None:
+        options["entrypoint"] = spec.entrypoint
+    if spec.user is not None:
+        options["user"] = spec.user
+    return client.containers.run(spec.image, **options)
+
+
+def host_port(container: Container, port: int) -> int:
+    """The loopback port that ``port``/tcp of ``container`` is published on."""
+    container.reload()
+    bindings = container.attrs["NetworkSettings"]["Ports"].get(f"{port}/tcp") or []
+    if not bindings:
+        raise RuntimeError(f"port {port} of {container.name} is not published")
+    return int(bindings[0]["HostPort"])
+
+
+def is_running(container: Container) -> bool:
+    """True while the container's main process is alive."""
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        return False
+    return bool(container.attrs["State"]["Running"])
+
+
+def wait_until_responsive(
+    check: Callable[[], bool], timeout: float, pause: float = 0.1
+) -> float | None:
+    """Call ``check`` until it returns True; return the seconds it took, or None on timeout."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return round(time.monotonic() - started, 3)
+        time.sleep(pause)
+    return None
+
+
+def answers_http(url: str, statuses: Callable[[int], bool] = lambda s: True) -> Callable[[], bool]:
+    """A readiness probe: ``url`` answers with a status that ``statuses`` accepts."""
+
+    def probe() -> bool:
+        try:
+            return statuses(requests.get(url, timeout=1).status_code)
+        except requests.RequestException:
+            return False
+
+    return probe
+
+
+def tail_logs(container: Container, lines: int = 40) -> str:
+    """The last lines a container wrote (for a failed check's message)."""
+    try:
+        return container.logs(tail=lines).decode("utf-8", "replace")
+    except docker.errors.APIError:
+        return ""

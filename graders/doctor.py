@@ -1,0 +1,111 @@
+"""``mlops-labs doctor``: is this machine ready to grade? Each finding has a fix-it line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders.errors import GraderError
+
+MIN_FREE_GB = 5.0
+
+
+@dataclass
+class Finding:
+    """One thing the doctor looked at."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def examine() -> list[Finding]:
+    """Look at the Docker engine, the base image, kind, kubectl and free disk."""
+    findings = [_docker_engine()]
+    engine_ok = findings[0].ok
+    findings.append(
+        _base_image()
+        if engine_ok
+        else Finding("base image", False, "not checked: no Docker engine", "start the engine first")
+    )
+    findings.append(
+        _tool(
+            "kubectl",
+            ["kubectl", "version", "--client"],
+            "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
+            required=False,
+        )
+    )
+    findings.append(
+        _tool(
+            "kind",
+            ["kind", "version"],
+            "install kind (go install "
+            "sigs.k8s.io/kind@v0.32.0 or a release binary) for the Kubernetes labs",
+            required=False,
+        )
+    )
+    findings.append(_disk())
+    return findings
+
+
+def _docker_engine() -> Finding:
+    from graders.containers.engine import connect, engine_facts
+
+    try:
+        client = connect(timeout=10)
+    except GraderError as exc:
+        return Finding("Docker engine", False, exc.message, exc.fix)
+    facts = engine_facts(client)
+    client.close()
+    return Finding(
+        "Docker engine",
+        True,
+        f"server {facts['docker_server']}, "
+        f"{facts['docker_storage_driver']}, {facts['docker_cpus']} CPUs",
+    )
+
+
+def _base_image() -> Finding:
+    import docker.errors
+
+    from graders.containers.engine import connect
+    from graders.containers.images import BOOTSTRAP, STAND_IN_BASE
+
+    client = connect(timeout=10)
+    try:
+        image = client.images.get(STAND_IN_BASE)
+    except docker.errors.ImageNotFound:
+        return Finding(
+            "base image",
+            False,
+            f"{STAND_IN_BASE} is not present",
+            f"`docker pull {STAND_IN_BASE}`, or offline: `sudo bash {BOOTSTRAP}`",
+        )
+    finally:
+        client.close()
+    stand_in = image.labels.get("org.mlops-labs.stand-in")
+    how = f"offline stand-in ({stand_in})" if stand_in else "from a registry"
+    return Finding("base image", True, f"{STAND_IN_BASE} present, {how}")
+
+
+def _tool(name: str, command: list[str], fix: str, required: bool) -> Finding:
+    if shutil.which(command[0]) is None:
+        return Finding(name, False, "not on PATH", fix, required)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
+    first = (done.stdout or done.stderr).strip().splitlines()
+    return Finding(name, done.returncode == 0, first[0] if first else "", fix, required)
+
+
+def _disk() -> Finding:
+    free_gb = shutil.disk_usage(Path.cwd()).free / 1e9
+    return Finding(
+        "free disk",
+        free_gb >= MIN_FREE_GB,
+        f"{free_gb:.1f} GB free here",
+        f"free at least {MIN_FREE_GB:.0f} GB (`docker system prune` helps)",
+    )

@@ -1,0 +1,289 @@
+"""Run one grading: the lab's grader module in a separate pytest process, watched and cleaned up.
+
+The grader runs in a child process so that a time limit, Ctrl-C or a crash can be handled from
+outside: the child writes the JSON report check by check; this side shows live progress, enforces
+the lab's time limit, and afterwards removes every Docker object labelled with the run's id.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+
+from graders.catalogue import Lab
+from graders.errors import BadInput
+from graders.report import Report, RunStatus, load_report
+
+INI = Path(__file__).resolve().parent / "grading.ini"
+GRACE_SECONDS = 30.0
+_LOG_TAIL = 25
+
+
+@dataclass
+class GradingRun:
+    """Where a run writes and what it is called."""
+
+    lab: Lab
+    submission: Path
+    out_dir: Path
+    run_id: str
+    time_limit: float
+
+    @property
+    def report_path(self) -> Path:
+        """The canonical JSON report."""
+        return self.out_dir / "report.json"
+
+    @property
+    def log_path(self) -> Path:
+        """pytest's own output, for graders' authors."""
+        return self.out_dir / "pytest.log"
+
+    @property
+    def events_path(self) -> Path:
+        """Progress events (JSON lines) from the child."""
+        return self.out_dir / ".events.jsonl"
+
+
+def grader_file(lab: Lab) -> Path:
+    """The file of the lab's grader module."""
+    spec = importlib.util.find_spec(lab.grader)
+    if spec is None or spec.origin is None:
+        raise BadInput(
+            f"{lab.path / 'lab.toml'}: field 'grader' names a missing module {lab.grader!r}"
+        )
+    return Path(spec.origin)
+
+
+def pytest_command(run: GradingRun) -> list[str]:
+    """The child's command line: our ini, our plugin, no conftest, nothing from the submission."""
+    module = grader_file(run.lab)
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(module),
+        "-c",
+        str(INI),
+        "--rootdir",
+        str(module.parent),
+        "-p",
+        "graders.plugin",
+        "-q",
+        "--submission",
+        str(run.submission),
+        "--lab",
+        run.lab.id,
+        "--run-id",
+        run.run_id,
+        "--report",
+        str(run.report_path),
+        "--events",
+        str(run.events_path),
+    ]
+
+
+def child_environment() -> dict[str, str]:
+    """The environment without anything that could add pytest options or plugins."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def grade(
+    lab: Lab, submission: Path, out_dir: Path, console: Console, time_limit: float | None = None
+) -> Report:
+    """Grade ``submission`` against ``lab``; always returns a report, partial if cut short."""
+    if not submission.is_dir():
+        raise BadInput(f"no such folder: {submission}")
+    run = GradingRun(
+        lab,
+        submission.resolve(),
+        out_dir.resolve(),
+        uuid.uuid4().hex[:12],
+        time_limit or lab.time_limit_seconds,
+    )
+    run.out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (run.report_path, run.events_path):
+        stale.unlink(missing_ok=True)
+    ending = _supervise(run, console)
+    report = _final_report(run, ending)
+    if lab.requires.docker:
+        _remove_docker_objects(run.run_id, report)
+    report.write(run.report_path)
+    run.events_path.unlink(missing_ok=True)
+    return report
+
+
+def _supervise(run: GradingRun, console: Console) -> RunStatus | None:
+    """Run the child to its end; return the status forced on it (time-out, Ctrl-C), if any."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    display = _Progress(run.events_path, console)
+    with (
+        tempfile.TemporaryDirectory(prefix="mlops-labs-cwd-") as cwd,
+        run.log_path.open("w") as log,
+    ):
+        child = subprocess.Popen(
+            pytest_command(run),
+            cwd=cwd,
+            env=child_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + run.time_limit
+        forced: RunStatus | None = None
+        try:
+            while child.poll() is None:
+                display.update()
+                if time.monotonic() > deadline:
+                    forced = RunStatus.TIMED_OUT
+                    _stop(child)
+                    break
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            forced = RunStatus.INTERRUPTED
+            console.print("[yellow]Interrupted: stopping the grader and cleaning up…[/]")
+            _stop(child)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            display.update()
+            display.close()
+    return forced
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """Ask the child to stop (SIGINT runs its teardown), then kill its whole group."""
+    try:
+        os.killpg(child.pid, signal.SIGINT)
+        child.wait(timeout=GRACE_SECONDS)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
+
+
+def _final_report(run: GradingRun, forced: RunStatus | None) -> Report:
+    try:
+        report = load_report(run.report_path)
+    except (OSError, ValueError, KeyError, TypeError):
+        report = Report(
+            lab={"id": run.lab.id, "title": run.lab.title, "level": run.lab.level},
+            submission=str(run.submission),
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            status=RunStatus.ERROR,
+        )
+        report.errors.append(
+            "the grader stopped before writing a report; pytest said:\n" + _log_tail(run)
+        )
+    if forced == RunStatus.TIMED_OUT:
+        report.errors.append(f"the lab's time limit ({run.time_limit:.0f} s) ran out")
+    if forced is not None:
+        report.status = forced
+    elif report.status == RunStatus.RUNNING:
+        report.status = RunStatus.ERROR
+        report.errors.append("the grader process died mid-run; pytest said:\n" + _log_tail(run))
+    if report.status == RunStatus.ERROR and not any(c.outcome == "error" for c in report.checks):
+        if not report.errors:
+            report.errors.append("pytest said:\n" + _log_tail(run))
+    report.finished_at = report.finished_at or datetime.now(UTC).isoformat(timespec="seconds")
+    report.environment["run_id"] = run.run_id
+    return report
+
+
+def _remove_docker_objects(run_id: str, report: Report) -> None:
+    """Remove whatever the run left labelled (after Ctrl-C or a timeout the child could not)."""
+    try:
+        from graders.containers.cleanup import remove_run_resources
+        from graders.containers.engine import connect
+
+        client = connect(timeout=30)
+    except Exception:  # no engine: nothing of ours can be left on it
+        return
+    try:
+        removed = remove_run_resources(client, run_id)
+        if removed:
+            report.environment["cleanup_removed_after_run"] = removed
+    finally:
+        client.close()
+
+
+def _log_tail(run: GradingRun) -> str:
+    try:
+        lines = run.log_path.read_text(errors="replace").rstrip().splitlines()
+    except OSError:
+        return "(no output)"
+    return "\n".join(lines[-_LOG_TAIL:])
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+class _Progress:
+    """The live display: which check runs and what it waits for."""
+
+    def __init__(self, events: Path, console: Console) -> None:
+        self.events = events
+        self.console = console
+        self.offset = 0
+        self.current = ""
+        self.index = 0
+        self.status = console.status("starting the grader…") if console.is_terminal else None
+        if self.status is not None:
+            self.status.start()
+
+    def update(self) -> None:
+        """Read new events and show them."""
+        try:
+            with self.events.open(encoding="utf-8") as stream:
+                stream.seek(self.offset)
+                lines = stream.readlines()
+                self.offset = stream.tell()
+        except OSError:
+            return
+        for line in lines:
+            if line.endswith("\n"):
+                self._show(json.loads(line))
+            else:  # a half-written line: read it again next time
+                self.offset -= len(line.encode())
+
+    def _show(self, event: dict[str, Any]) -> None:
+        if event["event"] == "start":
+            self.index += 1
+            self.current = f"[{self.index}/{event.get('total', '?')}] {event['title']}"
+            self._say(self.current)
+        elif event["event"] == "wait":
+            self._say(
+                f"{self.current} — waiting for: {event['what']}" if self.current else event["what"]
+            )
+
+    def _say(self, text: str) -> None:
+        if self.status is not None:
+            self.status.update(text)
+        else:
+            self.console.print(text, highlight=False)
+
+    def close(self) -> None:
+        """Stop the spinner."""
+        if self.status is not None:
+            self.status.stop()

@@ -1,0 +1,241 @@
+"""The mlops-labs pytest plugin: checks with points, hints, gates and partial credit.
+
+Registered through the ``pytest11`` entry point. Per-check state lives in ``item.stash`` and the
+run's report in ``config.stash`` (no module-level globals), the way pytest's ``skipping.py`` works.
+With ``--report PATH`` the JSON report is rewritten after every check, so a killed run leaves a
+partial report.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Generator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graders import __version__
+from graders.catalogue import find_lab
+from graders.checks import MARKER, MARKER_HELP, CheckSpec, spec_of
+from graders.errors import BadInput
+from graders.outcomes import CheckProgress, PhaseOutcome, classify
+from graders.report import CheckResult, Outcome, Report, RunStatus
+
+FIXTURE_PLUGINS = ("graders.fixtures.core", "graders.fixtures.docker")
+
+
+class GradingSession:
+    """The state of one grading run: the report being built and where progress goes."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.report_path: Path | None = _path_option(config, "mlops_report")
+        self.events_path: Path | None = _path_option(config, "mlops_events")
+        lab_name = config.getoption("mlops_lab")
+        lab = {"id": "", "title": "", "level": ""}
+        if lab_name:
+            found = find_lab(lab_name)
+            lab = {"id": found.id, "title": found.title, "level": found.level}
+        self.report = Report(
+            lab=lab,
+            submission=str(config.getoption("mlops_submission") or ""),
+            started_at=_now(),
+            environment={
+                "grader_version": __version__,
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+        )
+        self.outcomes: dict[str, Outcome] = {}
+        self.started = time.monotonic()
+        self.total_checks = 0
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Append a progress event (JSON line) for the CLI's live display."""
+        if self.events_path is None:
+            return
+        with self.events_path.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps({"event": event, "time": time.time(), **fields}) + "\n")
+
+    def save(self) -> None:
+        """Write the report as it stands."""
+        self.report.duration = round(time.monotonic() - self.started, 3)
+        if self.report_path is not None:
+            self.report.write(self.report_path)
+
+
+grading_session_key = pytest.StashKey[GradingSession]()
+progress_key = pytest.StashKey[CheckProgress]()
+spec_key = pytest.StashKey[CheckSpec]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``mlops-labs`` option group."""
+    group = parser.getgroup("mlops-labs", "mlops-labs grading")
+    group.addoption("--submission", dest="mlops_submission", help="the learner's folder to grade")
+    group.addoption(
+        "--lab", dest="mlops_lab", help="the lab id, e.g. foundation/01-containerize-model"
+    )
+    group.addoption(
+        "--report", dest="mlops_report", help="write the JSON report here, check by check"
+    )
+    group.addoption(
+        "--events", dest="mlops_events", help="append progress events (JSON lines) here"
+    )
+    group.addoption("--run-id", dest="mlops_run_id", help="label for everything this run creates")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker, the fixtures, and the run's report."""
+    config.addinivalue_line("markers", MARKER_HELP)
+    for name in FIXTURE_PLUGINS:
+        config.pluginmanager.import_plugin(name)
+    try:
+        config.stash[grading_session_key] = GradingSession(config)
+    except BadInput as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[grading_session_key].save()
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Read every check's marker and verify that each prerequisite is an earlier check."""
+    seen: set[str] = set()
+    for item in items:
+        marker = item.get_closest_marker(MARKER)
+        if marker is None:
+            continue
+        spec = spec_of(marker)
+        item.stash[spec_key] = spec
+        unknown = [name for name in spec.requires if name not in seen]
+        if unknown:
+            raise pytest.UsageError(
+                f"{item.nodeid}: requires {unknown} which are not earlier checks in this module"
+            )
+        seen.add(item.name)
+    config.stash[grading_session_key].total_checks = len(seen)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A grader module that fails to import is a grader error, not a learner failure."""
+    report = yield
+    grading = collector.config.stash.get(grading_session_key, None)
+    if report.failed and grading is not None:
+        grading.report.errors.append(f"cannot collect {report.nodeid}: {report.longreprtext}")
+        grading.save()
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Block a check whose prerequisites did not pass; it scores 0 and does not run."""
+    if spec_key not in item.stash:
+        return
+    progress = item.stash.setdefault(progress_key, CheckProgress())
+    grading = item.config.stash[grading_session_key]
+    grading.emit("start", check=item.name, title=_title(item), total=grading.total_checks)
+    for name in item.stash[spec_key].requires:
+        outcome = grading.outcomes.get(name)
+        if outcome == Outcome.PASSED:
+            continue
+        if outcome == Outcome.SKIPPED:
+            progress.not_run_outcome = Outcome.SKIPPED
+        elif outcome == Outcome.ERROR:
+            progress.not_run_outcome = Outcome.ERROR
+        else:
+            progress.not_run_outcome = Outcome.BLOCKED
+        progress.blocked_by = f"not run: prerequisite {name} did not pass ({outcome})"
+        pytest.skip(progress.blocked_by)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Classify each phase; after teardown, record the check's result and save the report."""
+    report = yield
+    if spec_key not in item.stash:
+        return report
+    progress = item.stash.setdefault(progress_key, CheckProgress())
+    if progress.not_run_outcome is None:
+        progress.phases.append(classify(call, report))
+    progress.duration += report.duration
+    progress.logs.extend(f"--- {name} ---\n{text}" for name, text in report.sections if text)
+    if call.when == "teardown":
+        _record(item, progress)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close the report: its status says whether every check ran to an outcome."""
+    grading = session.config.stash.get(grading_session_key, None)
+    if grading is None:
+        return
+    report = grading.report
+    report.finished_at = _now()
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        report.status = RunStatus.INTERRUPTED
+    elif report.errors or any(c.outcome == Outcome.ERROR for c in report.checks):
+        report.status = RunStatus.ERROR
+    elif exitstatus == pytest.ExitCode.USAGE_ERROR or exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        report.status = RunStatus.ERROR
+        report.errors.append(f"pytest exited with {exitstatus!r}")
+    else:
+        report.status = RunStatus.COMPLETE
+    grading.save()
+    grading.emit("finish", status=report.status.value)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """In a plain pytest run, end with the score."""
+    grading = config.stash.get(grading_session_key, None)
+    if grading is None or not grading.report.checks:
+        return
+    report = grading.report
+    terminalreporter.write_sep("=", f"mlops-labs score: {report.score:g} / {report.max_score:g}")
+
+
+def _record(item: pytest.Item, progress: CheckProgress) -> None:
+    spec = item.stash[spec_key]
+    grading = item.config.stash[grading_session_key]
+    final: PhaseOutcome = progress.final()
+    points = {Outcome.PASSED: spec.points, Outcome.PARTIAL: spec.points * final.fraction}
+    result = CheckResult(
+        id=item.name,
+        title=_title(item),
+        criterion=spec.criterion,
+        outcome=final.outcome,
+        points=round(points.get(final.outcome, 0.0), 4),
+        max_points=spec.points,
+        message=final.message,
+        hint=spec.hint if final.outcome != Outcome.PASSED else "",
+        hidden=spec.hidden,
+        duration=round(progress.duration, 3),
+        logs="\n".join(progress.logs + ([final.traceback] if final.traceback else [])),
+        data={name: value for name, value in getattr(item, "user_properties", [])},
+    )
+    grading.outcomes[item.name] = final.outcome
+    grading.report.checks.append(result)
+    grading.save()
+    grading.emit("done", check=item.name, outcome=final.outcome.value, points=result.points)
+
+
+def _title(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "obj", None), "__doc__", None) or item.name
+    return doc.strip().splitlines()[0].strip()
+
+
+def _path_option(config: pytest.Config, name: str) -> Path | None:
+    value = config.getoption(name)
+    return Path(value).resolve() if value else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
