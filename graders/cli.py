@@ -7,6 +7,7 @@ Exit codes: 0 full marks, 1 not full marks, 2 bad input, 3 grader or environment
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlops-labs: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a crash of mlops-labs itself is never the learner's failure
+        if os.environ.get("MLOPS_LABS_DEBUG"):
+            raise
+        print(
+            f"mlops-labs: internal error: {type(exc).__name__}: {exc} "
+            "(MLOPS_LABS_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
@@ -46,7 +56,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     scores = last_scores()
     table = Table(title="mlops-labs", title_justify="left")
     for column in ("level", "lab", "title", "requires", "hours", "last score"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "title")
     for lab in discover_labs():
         last = scores.get(lab.id)
         shown = f"{last['score']:g}/{last['max_score']:g}" if last else "—"
@@ -87,7 +97,10 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     from graders.state import record_score, state_dir
 
     lab = find_lab(args.lab)
-    formats = check_formats(_split_formats(args.format))
+    try:
+        formats = check_formats(_split_formats(args.format))
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     submission = lab.solution if args.reference else Path(args.dir or ".").resolve()
     if not submission.is_dir():
         raise BadInput(f"no such folder: {submission}")
@@ -106,8 +119,11 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     """Check the machine: Docker engine, base image, kind, kubectl, free disk."""
-    from graders.doctor import examine
+    from graders.doctor import examine, prepare
 
+    if args.prepare:
+        for line in prepare():
+            console.print(line)
     failed_required = False
     for finding in examine():
         mark = (
@@ -182,6 +198,12 @@ def _parser() -> argparse.ArgumentParser:
         help="check this machine",
         description=cmd_doctor.__doc__,
         epilog="Example: mlops-labs doctor",
+    )
+    doctor.add_argument(
+        "--prepare",
+        action="store_true",
+        help="first make the base and sandbox images available (pull, or bootstrap "
+        "offline), so that the first grading is not slowed by them",
     )
     doctor.set_defaults(handler=cmd_doctor)
     return parser

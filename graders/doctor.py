@@ -53,6 +53,28 @@ def examine() -> list[Finding]:
     return findings
 
 
+def prepare() -> list[str]:
+    """Make the base image and the sandbox runner image available; say how each was obtained."""
+    from graders.containers.engine import connect
+    from graders.containers.images import STAND_IN_BASE, ensure_image
+    from graders.containers.sandbox import runner_image
+
+    said: list[str] = []
+    try:
+        client = connect(timeout=30)
+    except GraderError as exc:
+        return [f"cannot prepare images: {exc}"]
+    try:
+        how = ensure_image(client, STAND_IN_BASE, said.append)
+        said.append(f"base image {STAND_IN_BASE}: {how}")
+        said.append(f"sandbox runner image: {runner_image(client, said.append)}")
+    except GraderError as exc:
+        said.append(f"cannot prepare images: {exc}")
+    finally:
+        client.close()
+    return said
+
+
 def _docker_engine() -> Finding:
     from graders.containers.engine import connect, engine_facts
 

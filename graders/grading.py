@@ -82,7 +82,7 @@ def pytest_command(run: GradingRun) -> list[str]:
         "--rootdir",
         str(module.parent),
         "-p",
-        "graders.plugin",
+        "mlops_labs",
         "-q",
         "--submission",
         str(run.submission),

@@ -215,7 +215,7 @@ def _record(item: pytest.Item, progress: CheckProgress) -> None:
         points=round(points.get(final.outcome, 0.0), 4),
         max_points=spec.points,
         message=final.message,
-        hint=spec.hint if final.outcome != Outcome.PASSED else "",
+        hint=spec.hint if final.outcome in (Outcome.FAILED, Outcome.PARTIAL) else "",
         hidden=spec.hidden,
         duration=round(progress.duration, 3),
         logs="\n".join(progress.logs + ([final.traceback] if final.traceback else [])),

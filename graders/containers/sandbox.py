@@ -80,7 +80,8 @@ def run_in_sandbox(
 ) -> SandboxResult:
     """Run ``command`` in ``image`` under the sandbox's rules and return its output.
 
-    ``mounts`` maps host paths to container paths, always read-only; ``network=None`` means no
+    ``mounts`` maps host paths to container paths, always read-only and read as UID 10001 (so they
+    must be world-readable); ``network=None`` means no
     network at all. The container is removed before this returns.
     """
     spec = ContainerSpec(

@@ -168,7 +168,7 @@ def test_runs_as_non_root_with_read_only_root_fs(
     assert user.split(":")[0] not in ("", "root", "0"), "the image runs as root (no non-root USER)"
     service = start_service(docker_client, lab_image, run_id, name="read-only", read_only=True)
     try:
-        uids = {row[0] for row in service.container.top(ps_args="-o uid")["Processes"]}
+        uids = {row[1] for row in service.container.top(ps_args="-o pid,uid")["Processes"]}
         assert "0" not in uids, "a process in the container runs as root (UID 0)"
         answer = requests.post(
             service.url + "/predict",

@@ -1,0 +1,65 @@
+"""Shared fixtures of mlops-labs' own test suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Keep learners' state (last scores, default report folders) out of the real home."""
+    home = tmp_path / "mlops-labs-home"
+    monkeypatch.setenv("MLOPS_LABS_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def tiny_labs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Point mlops-labs at the test fixture labs (a tiny file lab and a tiny Docker lab)."""
+    monkeypatch.setenv("MLOPS_LABS_ROOT", str(FIXTURES / "labs"))
+    path = os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(FIXTURES / "graders"), path]))
+    )
+    return FIXTURES / "labs"
+
+
+def run_cli(*args: str, timeout: float = 900, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``mlops-labs`` as a learner would (a separate process) and capture what it says."""
+    return subprocess.run(
+        [sys.executable, "-m", "graders.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[object]:
+    """A live Docker engine: skipped on a laptop without one, an error in CI (which starts one)."""
+    from graders.containers.engine import connect
+    from graders.errors import EnvironmentProblem
+
+    try:
+        client = connect(timeout=60)
+    except EnvironmentProblem as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide a Docker engine (.ci/run starts one): {exc}")
+        pytest.skip(f"no Docker engine: {exc.message}")
+    try:
+        yield client
+    finally:
+        client.close()

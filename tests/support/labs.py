@@ -1,0 +1,85 @@
+"""Helpers for the tests that hold labs to their contract: checks of a grader, mutants."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graders.catalogue import Lab
+from graders.checks import MARKER, CheckSpec, spec_of
+
+CRITERION = re.compile(r"^(\d+)\. \*\*(.+?)\*\* \((\d+(?:\.\d+)?) points?\)", re.M)
+
+
+@dataclass(frozen=True)
+class DeclaredCheck:
+    """A check as its grader module declares it."""
+
+    id: str
+    title: str
+    spec: CheckSpec
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A committed overlay on a lab's solution with one realistic mistake."""
+
+    name: str
+    path: Path
+    description: str
+    fails: tuple[str, ...]
+    delete: tuple[str, ...] = ()
+    needs_images: tuple[str, ...] = field(default=())
+
+    def materialize(self, solution: Path, target: Path) -> Path:
+        """Copy the solution to ``target`` and apply this mutant's overlay and deletions."""
+        shutil.copytree(solution, target, symlinks=True)
+        for source in self.path.rglob("*"):
+            if source.is_file() and source.name != "mutant.toml":
+                destination = target / source.relative_to(self.path)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, destination)
+        for relative in self.delete:
+            (target / relative).unlink()
+        return target
+
+
+def declared_checks(lab: Lab) -> list[DeclaredCheck]:
+    """The checks of a lab's grader module, in file order."""
+    module = importlib.import_module(lab.grader)
+    checks = []
+    for name, function in vars(module).items():
+        marks = [m for m in getattr(function, "pytestmark", []) if m.name == MARKER]
+        if name.startswith("test_") and marks:
+            title = (function.__doc__ or "").strip().splitlines()[0]
+            checks.append(DeclaredCheck(name, title, spec_of(marks[0])))
+    return checks
+
+
+def readme_criteria(lab: Lab) -> list[tuple[int, str, float]]:
+    """The numbered acceptance criteria of a lab README: (number, bold title, points)."""
+    text = (lab.path / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Acceptance criteria", 1)[-1].split("\n## ", 1)[0]
+    return [(int(n), title, float(points)) for n, title, points in CRITERION.findall(section)]
+
+
+def mutants_of(lab: Lab) -> list[Mutant]:
+    """Every committed mutant of a lab."""
+    found = []
+    for folder in sorted(p for p in lab.mutants.glob("*/") if (p / "mutant.toml").exists()):
+        raw = tomllib.loads((folder / "mutant.toml").read_text())
+        found.append(
+            Mutant(
+                name=folder.name,
+                path=folder,
+                description=raw["description"],
+                fails=tuple(raw["fails"]),
+                delete=tuple(raw.get("delete", ())),
+                needs_images=tuple(raw.get("needs_images", ())),
+            )
+        )
+    return found

@@ -1,0 +1,207 @@
+"""The command line as learners, instructors and CI use it: exit codes, messages, files."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+TINY = "foundation/01-tiny-lab"
+
+
+def test_list_shows_labs_with_requirements_and_last_score(tiny_labs: Path, tmp_path: Path) -> None:
+    before = run_cli("list")
+    assert before.returncode == 0 and TINY in before.stdout and "docker" in before.stdout
+    run_cli("grade", TINY, str(tiny_labs / TINY / "starter"), "--out", str(tmp_path / "o"))
+    after = run_cli("list")
+    assert "3/6" in after.stdout
+
+
+def test_grade_reference_with_full_marks_exits_0(tiny_labs: Path, tmp_path: Path) -> None:
+    done = run_cli("grade", TINY, "--reference", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["score"], report["max_score"], report["status"]) == (6, 6, "complete")
+
+
+def test_grade_without_full_marks_exits_1_and_shows_the_hint(
+    tiny_labs: Path, tmp_path: Path
+) -> None:
+    done = run_cli("grade", TINY, str(tiny_labs / TINY / "starter"), "--out", str(tmp_path))
+    assert done.returncode == 1
+    assert "Hint: The answer is 42." in done.stdout
+
+
+def test_grade_defaults_to_the_current_folder(tiny_labs: Path, tmp_path: Path) -> None:
+    done = run_cli("grade", TINY, "--out", str(tmp_path), cwd=tiny_labs / TINY / "solution")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_grade_writes_every_requested_format(tiny_labs: Path, tmp_path: Path) -> None:
+    done = run_cli(
+        "grade",
+        TINY,
+        "--reference",
+        "--out",
+        str(tmp_path),
+        "--format",
+        "json,junit,gradescope",
+        "--format",
+        "prairielearn,github,csv",
+    )
+    assert done.returncode == 0, done.stderr
+    written = {p.name for p in tmp_path.iterdir()}
+    assert {
+        "report.json",
+        "junit.xml",
+        "gradescope-results.json",
+        "prairielearn-results.json",
+        "step-summary.md",
+        "gradebook.csv",
+    } <= written
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["grade", "no/such-lab"], "unknown lab 'no/such-lab'"),
+        (["grade", TINY, "/no/such/folder"], "no such folder: /no/such/folder"),
+        (["grade", TINY, "--reference", "--format", "pdf"], "unknown report format 'pdf'"),
+        (["start", "nope"], "unknown lab 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_no_traceback(
+    tiny_labs: Path, args: list[str], says: str
+) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert says in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_malformed_lab_toml_names_the_file_and_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    lab = tmp_path / "labs" / "foundation" / "01-broken"
+    (lab / "starter").mkdir(parents=True)
+    (lab / "lab.toml").write_text('id = "foundation/01-broken"\ntitle = "x"\nlevel = "expert"\n')
+    monkeypatch.setenv("MLOPS_LABS_ROOT", str(tmp_path / "labs"))
+    done = run_cli("grade", "foundation/01-broken", str(lab))
+    assert done.returncode == 2
+    assert f"{lab / 'lab.toml'}: field 'level'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_start_copies_the_starter_into_a_git_repository(tiny_labs: Path, tmp_path: Path) -> None:
+    target = tmp_path / "mine"
+    done = run_cli("start", TINY, str(target))
+    assert done.returncode == 0, done.stderr
+    assert (target / "answer.txt").read_text() == "41\n"
+    log = subprocess.run(
+        ["git", "-C", str(target), "log", "--oneline"], capture_output=True, text=True, check=True
+    )
+    assert f"Start {TINY}" in log.stdout
+    assert f"mlops-labs grade {TINY} ." in done.stdout
+
+
+def test_start_refuses_a_folder_that_is_not_empty(tiny_labs: Path, tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    done = run_cli("start", TINY, str(tmp_path))
+    assert done.returncode == 2 and "not empty" in done.stderr
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in ("list", "start", "grade", "doctor"):
+        done = run_cli(command, "--help")
+        assert done.returncode == 0 and "Example" in done.stdout, command
+
+
+def test_doctor_reports_each_finding_with_a_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    done = run_cli("doctor")
+    assert done.returncode == 3
+    for name in ("Docker engine", "base image", "kubectl", "kind", "free disk"):
+        assert name in done.stdout
+    assert "fix: start a Docker engine" in done.stdout
+
+
+def test_a_submission_conftest_and_pytest_ini_have_no_effect(
+    tiny_labs: Path, tmp_path: Path
+) -> None:
+    submission = tmp_path / "cheater"
+    submission.mkdir()
+    (submission / "answer.txt").write_text("41\n")
+    (submission / "conftest.py").write_text(
+        "import pytest\n"
+        "@pytest.hookimpl(wrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n"
+        "    report = yield\n"
+        "    report.outcome = 'passed'\n"
+        "    return report\n"
+    )
+    (submission / "pytest.ini").write_text("[pytest]\naddopts = -p no:mlops_labs --deselect x\n")
+    done = run_cli("grade", TINY, str(submission), "--out", str(tmp_path / "out"), cwd=submission)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert done.returncode == 1
+    assert report["score"] == 3 and report["status"] == "complete"
+
+
+def test_time_limit_leaves_a_partial_report_and_exits_3(
+    tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TINY_GRADER_SLEEP", "120")
+    done = run_cli(
+        "grade",
+        TINY,
+        "--reference",
+        "--out",
+        str(tmp_path),
+        "--time-limit",
+        "4",
+        "--format",
+        "json,junit",
+    )
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert done.returncode == 3
+    assert report["status"] == "timed-out"
+    assert [c["id"] for c in report["checks"]] == ["test_answer_file_exists", "test_answer_is_42"]
+    assert any("time limit" in error for error in report["errors"])
+    assert (tmp_path / "junit.xml").exists()
+
+
+def test_ctrl_c_stops_the_run_with_an_interrupted_report(
+    tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TINY_GRADER_SLEEP", "120")
+    learner = subprocess.Popen(
+        [sys.executable, "-m", "graders.cli", "grade", TINY, "--reference", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_check(tmp_path / "report.json", "test_answer_is_42")
+    learner.send_signal(signal.SIGINT)
+    learner.communicate(timeout=60)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert learner.returncode == 130
+    assert report["status"] == "interrupted"
+
+
+def _wait_for_check(report: Path, check_id: str, timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = json.loads(report.read_text())
+            if any(c["id"] == check_id for c in data["checks"]):
+                return dict(data)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{check_id} never finished in {report}")

@@ -1,0 +1,204 @@
+"""The Docker layer on a real engine: sandbox limits, labels and cleanup, engine-down errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from graders.containers.cleanup import labelled, remove_run_resources, run_labels
+from graders.containers.images import STAND_IN_BASE, ensure_image
+from graders.containers.running import Limits
+from graders.containers.sandbox import SandboxResult, run_in_sandbox
+from tests.conftest import run_cli
+from tests.test_cli import _wait_for_check
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def base(docker_engine: docker.DockerClient) -> str:
+    ensure_image(docker_engine, STAND_IN_BASE)
+    return STAND_IN_BASE
+
+
+@pytest.fixture
+def run_id(docker_engine: docker.DockerClient) -> Iterator[str]:
+    import uuid
+
+    rid = "test-" + uuid.uuid4().hex[:8]
+    try:
+        yield rid
+    finally:
+        remove_run_resources(docker_engine, rid)
+
+
+def sandbox(
+    client: docker.DockerClient, base: str, run_id: str, code: str, **options: Any
+) -> SandboxResult:
+    """Run Python ``code`` in the sandbox, from the base image."""
+    return run_in_sandbox(client, base, ["python", "-c", code], run_id=run_id, **options)
+
+
+def test_sandbox_runs_code_as_non_root_on_a_read_only_root(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    done = sandbox(
+        docker_engine,
+        base,
+        run_id,
+        (
+            "import os\n"
+            "print(os.getuid())\n"
+            "try:\n    open('/etc/x', 'w')\nexcept OSError as e:\n    print('readonly', e.errno)\n"
+            "open('/tmp/ok', 'w').write('fine')\n"
+        ),
+    )
+    assert done.ok, done.stderr
+    assert done.stdout.split() == ["10001", "readonly", "30"]
+
+
+def test_sandbox_has_no_network_to_reach_a_listener_on_a_test_network(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    network = docker_engine.networks.create(f"mlops-labs-{run_id}", labels=run_labels(run_id))
+    network.reload()
+    gateway = network.attrs["IPAM"]["Config"][0]["Gateway"]
+    listener = socket.socket()
+    listener.bind((gateway, 0))
+    listener.listen(5)
+    threading.Thread(target=lambda: listener.accept(), daemon=True).start()
+    port = listener.getsockname()[1]
+    probe = (
+        f"import socket\ntry:\n    socket.create_connection(({gateway!r}, {port}), timeout=3)\n"
+        "    print('reached')\nexcept OSError as e:\n    print('blocked')\n"
+    )
+    try:
+        isolated = sandbox(docker_engine, base, run_id, probe)
+        allowed = sandbox(docker_engine, base, run_id, probe, network=network.name)
+    finally:
+        listener.close()
+    assert isolated.stdout.strip() == "blocked"
+    assert allowed.stdout.strip() == "reached"  # the probe itself can succeed: the test can fail
+
+
+def test_sandbox_kills_code_that_runs_past_its_time_limit(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    done = sandbox(docker_engine, base, run_id, "while True: pass", timeout=3)
+    assert done.timed_out and not done.ok
+    assert done.seconds < 10
+
+
+def test_sandbox_memory_limit_kills_a_memory_bomb(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    done = sandbox(
+        docker_engine,
+        base,
+        run_id,
+        "x = bytearray(600 * 1024 * 1024)\nprint(len(x))",
+        limits=Limits(memory="128m"),
+    )
+    assert done.oom_killed and done.exit_code == 137
+
+
+def test_sandbox_pid_limit_stops_a_fork_bomb(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    done = sandbox(
+        docker_engine,
+        base,
+        run_id,
+        (
+            "import os, sys\nn = 0\n"
+            "try:\n    while True:\n        if os.fork() == 0:\n"
+            "            import time; time.sleep(30); os._exit(0)\n"
+            "        n += 1\nexcept OSError:\n    print('stopped at', n); sys.exit(0)\n"
+        ),
+        limits=Limits(pids=32),
+        timeout=60,
+    )
+    assert done.ok, done.stderr
+    assert done.stdout.startswith("stopped at") and int(done.stdout.split()[-1]) < 32
+
+
+def test_sandbox_mounts_are_read_only(
+    docker_engine: docker.DockerClient, base: str, run_id: str, tmp_path: Path
+) -> None:
+    (tmp_path / "in.txt").write_text("hello")
+    tmp_path.chmod(0o755)  # the sandbox user (UID 10001) must be able to read what is mounted
+    done = sandbox(
+        docker_engine,
+        base,
+        run_id,
+        (
+            "print(open('/in/in.txt').read())\n"
+            "try:\n    open('/in/in.txt', 'w')\nexcept OSError:\n    print('refused')\n"
+        ),
+        mounts={tmp_path: "/in"},
+    )
+    assert done.stdout.split() == ["hello", "refused"]
+    assert (tmp_path / "in.txt").read_text() == "hello"
+
+
+def test_remove_run_resources_removes_labelled_containers_networks_images(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    labels = run_labels(run_id)
+    docker_engine.networks.create(f"mlops-labs-{run_id}", labels=labels)
+    docker_engine.containers.create(base, ["true"], labels=labels)
+    image = docker_engine.containers.create(base, ["true"]).commit(conf={"Labels": labels})
+    assert len(labelled(docker_engine, run_id)) == 3
+    remove_run_resources(docker_engine, run_id)
+    assert labelled(docker_engine, run_id) == []
+    assert image.id not in {i.id for i in docker_engine.images.list()}
+
+
+def test_ctrl_c_during_a_docker_grading_leaves_no_labelled_object(
+    docker_engine: docker.DockerClient,
+    base: str,
+    tiny_labs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TINY_GRADER_SLEEP", "300")
+    lab = "foundation/02-tiny-docker-lab"
+    learner = subprocess.Popen(
+        [sys.executable, "-m", "graders.cli", "grade", lab, "--reference", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_check(tmp_path / "report.json", "test_docker_objects_can_be_created", timeout=180)
+    mid_run = labelled(docker_engine)
+    assert any(item.startswith("container") for item in mid_run)  # objects existed: the test bites
+    learner.send_signal(signal.SIGINT)
+    learner.communicate(timeout=90)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert learner.returncode == 130 and report["status"] == "interrupted"
+    assert labelled(docker_engine, report["environment"]["run_id"]) == []
+
+
+def test_grading_a_docker_lab_with_the_engine_down_is_an_error_with_a_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    done = run_cli(
+        "grade", "foundation/01-containerize-model", "--reference", "--out", str(tmp_path)
+    )
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert done.returncode == 3
+    assert report["status"] == "error" and report["score"] == 0
+    assert {c["outcome"] for c in report["checks"]} == {"error"}
+    assert "no Docker engine answers" in report["checks"][0]["message"]
+    assert "Fix: start a Docker engine" in done.stdout

@@ -1,0 +1,103 @@
+"""The truthfulness contract, over every lab: graders are proven to bite.
+
+The reference solution scores 100 %, the starter at most 20 %, and every committed mutant loses
+exactly the checks its ``mutant.toml`` names (checks gated on those may be *blocked*), and no other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+
+from graders.catalogue import Lab, discover_labs
+from graders.containers.images import STAND_IN_BASE, ensure_image
+from tests.conftest import run_cli
+from tests.support.labs import Mutant, declared_checks, mutants_of
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+LABS = discover_labs()
+MUTANTS = [(lab, mutant) for lab in LABS for mutant in mutants_of(lab)]
+STARTER_MAX_PERCENT = 20
+
+
+def grade(lab: Lab, folder: Path, out: Path) -> dict[str, Any]:
+    """Grade ``folder`` through the CLI, as a learner would, and return the JSON report."""
+    done = run_cli("grade", lab.id, str(folder), "--out", str(out), "--format", "json")
+    report = json.loads((out / "report.json").read_text())
+    assert done.returncode in (0, 1), f"grading errored (exit {done.returncode}):\n{done.stdout}"
+    assert report["status"] == "complete", report["errors"]
+    return dict(report)
+
+
+def summary(report: dict[str, Any]) -> str:
+    return "\n".join(
+        f"{c['id']}: {c['outcome']} {c['points']}/{c['max_points']} {c['message'][:300]}"
+        for c in report["checks"]
+    )
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
+def test_reference_solution_scores_100_percent(
+    lab: Lab, docker_engine: object, tmp_path: Path
+) -> None:
+    report = grade(lab, lab.solution, tmp_path)
+    assert report["percent"] == 100, summary(report)
+    assert len(report["checks"]) == len(declared_checks(lab))
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
+def test_starter_scores_at_most_20_percent(lab: Lab, docker_engine: object, tmp_path: Path) -> None:
+    report = grade(lab, lab.starter, tmp_path)
+    assert report["percent"] <= STARTER_MAX_PERCENT, summary(report)
+
+
+@pytest.mark.parametrize(("lab", "mutant"), MUTANTS, ids=lambda v: getattr(v, "name", "") or v.id)
+def test_mutant_loses_exactly_its_checks(
+    lab: Lab, mutant: Mutant, docker_engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    folder = mutant.materialize(lab.solution, tmp_path / "submission")
+    with images_available(docker_engine, mutant.needs_images):
+        report = grade(lab, folder, tmp_path / "out")
+    requires = {c.id: set(c.spec.requires) for c in declared_checks(lab)}
+    lost = {c["id"] for c in report["checks"] if c["points"] < c["max_points"]}
+    assert set(mutant.fails) <= lost, f"{mutant.name} kept points it must lose:\n{summary(report)}"
+    for check in report["checks"]:
+        if check["id"] in mutant.fails:
+            continue
+        gated = check["outcome"] == "blocked" and requires[check["id"]] & set(mutant.fails)
+        assert check["outcome"] == "passed" or gated, (
+            f"{mutant.name} also lost {check['id']}:\n{summary(report)}"
+        )
+
+
+@contextmanager
+def images_available(client: docker.DockerClient, images: tuple[str, ...]) -> Iterator[None]:
+    """Make the images a mutant names exist for its build.
+
+    Where a registry answers they are pulled. Offline (our CI) an image such as ``python:latest``
+    is a stand-in: the base stand-in tagged under that name for the test, and untagged afterwards.
+    """
+    tagged = []
+    for image in images:
+        try:
+            ensure_image(client, image)
+        except Exception:
+            ensure_image(client, STAND_IN_BASE)
+            repository, tag = image.rsplit(":", 1)
+            client.images.get(STAND_IN_BASE).tag(repository, tag)
+            tagged.append(image)
+    try:
+        yield
+    finally:
+        for image in tagged:
+            try:
+                client.images.remove(image, noprune=True)
+            except docker.errors.APIError:
+                pass
