@@ -157,7 +157,9 @@ def test_remove_run_resources_removes_labelled_containers_networks_images(
     labels = run_labels(run_id)
     docker_engine.networks.create(f"mlops-labs-{run_id}", labels=labels)
     docker_engine.containers.create(base, ["true"], labels=labels)
-    image = docker_engine.containers.create(base, ["true"]).commit(conf={"Labels": labels})
+    source = docker_engine.containers.create(base, ["true"])
+    image = source.commit(conf={"Labels": labels})
+    source.remove()
     assert len(labelled(docker_engine, run_id)) == 3
     remove_run_resources(docker_engine, run_id)
     assert labelled(docker_engine, run_id) == []

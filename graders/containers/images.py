@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from graders.errors import EnvironmentProblem
 STAND_IN_BASE = "python:3.11-slim"
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 BOOTSTRAP = INFRA / "images" / "base" / "bootstrap.sh"
-_FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.I | re.M)
 
 Progress = Callable[[str], None]
 
@@ -126,19 +124,6 @@ def build_image(
         check=False,
     ).stdout.strip()
     return BuildResult(True, tag, log, seconds, image_id)
-
-
-def base_images(dockerfile_text: str) -> list[str]:
-    """The images named by the FROM lines, skipping references to earlier build stages."""
-    stages: set[str] = set()
-    images = []
-    for match in _FROM.finditer(dockerfile_text):
-        image, alias = match.group(1), match.group(2)
-        if image.lower() not in stages:
-            images.append(image)
-        if alias:
-            stages.add(alias.lower())
-    return images
 
 
 def added_bytes(client: docker.DockerClient, image: str, base: str) -> int:
