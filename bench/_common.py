@@ -17,12 +17,15 @@ BIN = Path(sys.executable).parent
 def timed(command: list[str], **kwargs: object) -> float:
     """Run ``command`` to completion and return its wall time in seconds."""
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   **kwargs)  # type: ignore[call-overload]
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs
+    )  # type: ignore[call-overload]
     return time.perf_counter() - started
 
 
 def describe(name: str, samples: list[float]) -> str:
     """``name: median s (min–max, n)``."""
-    return (f"{name}: median {statistics.median(samples):.2f} s "
-            f"(min {min(samples):.2f}, max {max(samples):.2f}, n={len(samples)})")
+    return (
+        f"{name}: median {statistics.median(samples):.2f} s "
+        f"(min {min(samples):.2f}, max {max(samples):.2f}, n={len(samples)})"
+    )

@@ -22,8 +22,13 @@ from _common import BIN, LAB, SOLUTION, describe, timed
 from graders.labs.containerize_model_fixtures import REFERENCE_SCRIPT
 from graders.probes.http import load_test
 
-BAD = [b'{"instances": [[1.0]]}', b'{"instances": [["abc"]]}', b"", b"{not json",
-       b'{"instances": []}']
+BAD = [
+    b'{"instances": [[1.0]]}',
+    b'{"instances": [["abc"]]}',
+    b"",
+    b"{not json",
+    b'{"instances": []}',
+]
 
 
 def docker(*args: str) -> str:
@@ -31,8 +36,9 @@ def docker(*args: str) -> str:
 
 
 def serve(image: str, *extra: str, port: int = 8080) -> tuple[str, str]:
-    cid = docker("run", "-d", "--cpus", "1", "--memory", "512m", "-p", f"127.0.0.1::{port}",
-                 *extra, image).strip()
+    cid = docker(
+        "run", "-d", "--cpus", "1", "--memory", "512m", "-p", f"127.0.0.1::{port}", *extra, image
+    ).strip()
     host_port = docker("port", cid, f"{port}/tcp").split(":")[-1].strip()
     url = f"http://127.0.0.1:{host_port}"
     for _ in range(300):
@@ -53,11 +59,22 @@ def raw_once(runner: str) -> float:
             (context / folder).mkdir(exist_ok=True)
             (context / folder / "planted").write_bytes(b"x" * 1024)
         docker("build", "-q", "-t", "bench-raw:1", str(context))
-        subprocess.run([str(BIN / "hadolint"), str(context / "Dockerfile")], check=False,
-                       capture_output=True)
-        reference = docker("run", "--rm", "--network", "none", "-v",
-                           f"{SOLUTION / 'train.py'}:/lab/train.py:ro", runner, "python", "-c",
-                           REFERENCE_SCRIPT, "7")
+        subprocess.run(
+            [str(BIN / "hadolint"), str(context / "Dockerfile")], check=False, capture_output=True
+        )
+        reference = docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{SOLUTION / 'train.py'}:/lab/train.py:ro",
+            runner,
+            "python",
+            "-c",
+            REFERENCE_SCRIPT,
+            "7",
+        )
         batch = __import__("json").loads(reference.strip().splitlines()[-1])["instances"]
         cid, url = serve("bench-raw:1")
         requests.post(url + "/predict", json={"instances": batch}, timeout=10)
@@ -77,8 +94,15 @@ def raw_once(runner: str) -> float:
         docker("kill", "-s", "TERM", term)
         docker("wait", term)
         docker("rm", "-f", term, cid)
-        docker("run", "--rm", "--entrypoint", "python", "bench-raw:1", "-c",
-               "import importlib.metadata as m; print(len(list(m.distributions())))")
+        docker(
+            "run",
+            "--rm",
+            "--entrypoint",
+            "python",
+            "bench-raw:1",
+            "-c",
+            "import importlib.metadata as m; print(len(list(m.distributions())))",
+        )
         docker("image", "inspect", "bench-raw:1", "python:3.11-slim")
         docker("rmi", "--no-prune", "bench-raw:1")
     return time.perf_counter() - started
@@ -89,8 +113,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     repeat = parser.parse_args().repeat
     with tempfile.TemporaryDirectory() as out:
-        harness = [str(BIN / "mlops-labs"), "grade", LAB, "--reference", "--out", out,
-                   "--format", "json"]
+        harness = [
+            str(BIN / "mlops-labs"),
+            "grade",
+            LAB,
+            "--reference",
+            "--out",
+            out,
+            "--format",
+            "json",
+        ]
         timed(harness)  # warm: build cache and runner image
         runner = docker("images", "mlops-labs/runner", "--format", "{{.Repository}}:{{.Tag}}")
         runner = runner.split()[0]

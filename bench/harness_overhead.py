@@ -21,10 +21,29 @@ def main() -> None:
     repeat = parser.parse_args().repeat
     grader = REPO / "graders" / "labs" / "containerize_model.py"
     with tempfile.TemporaryDirectory() as out:
-        plain = [sys.executable, "-m", "pytest", str(grader), "-q", "-p", "no:cacheprovider",
-                 "--submission", str(SOLUTION), "--lab", LAB]
-        harness = [str(BIN / "mlops-labs"), "grade", LAB, "--reference", "--out", out,
-                   "--format", "json"]
+        plain = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(grader),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--mlops-submission",
+            str(SOLUTION),
+            "--mlops-lab",
+            LAB,
+        ]
+        harness = [
+            str(BIN / "mlops-labs"),
+            "grade",
+            LAB,
+            "--reference",
+            "--out",
+            out,
+            "--format",
+            "json",
+        ]
         timed(harness)  # warm the build cache and the runner image
         plain_s, harness_s = [], []
         for _ in range(repeat):

@@ -16,6 +16,10 @@ from graders.errors import GraderError
 from graders.report import Outcome
 
 _MESSAGE_LINES = 40
+GRADER_BUG = (
+    "this is a bug in the grader, not in your work: report it to the lab's maintainers with "
+    "report.json (its logs hold the traceback)"
+)
 
 
 @dataclass
@@ -67,7 +71,7 @@ def classify(call: pytest.CallInfo[None], report: pytest.TestReport) -> PhaseOut
     kind = type(value).__name__
     return PhaseOutcome(
         Outcome.ERROR,
-        f"grader error in {call.when}: {kind}: {value}".strip(),
+        f"grader error in {call.when}: {kind}: {value}\nFix: {GRADER_BUG}",
         traceback=traceback,
     )
 

@@ -2,8 +2,8 @@
 
 Registered through the ``pytest11`` entry point. Per-check state lives in ``item.stash`` and the
 run's report in ``config.stash`` (no module-level globals), the way pytest's ``skipping.py`` works.
-With ``--report PATH`` the JSON report is rewritten after every check, so a killed run leaves a
-partial report.
+With ``--mlops-report PATH`` the JSON report is rewritten after every check, so a killed run
+leaves a partial report.
 """
 
 from __future__ import annotations
@@ -75,17 +75,21 @@ spec_key = pytest.StashKey[CheckSpec]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``mlops-labs`` option group."""
     group = parser.getgroup("mlops-labs", "mlops-labs grading")
-    group.addoption("--submission", dest="mlops_submission", help="the learner's folder to grade")
     group.addoption(
-        "--lab", dest="mlops_lab", help="the lab id, e.g. foundation/01-containerize-model"
+        "--mlops-submission", dest="mlops_submission", help="the learner's folder to grade"
     )
     group.addoption(
-        "--report", dest="mlops_report", help="write the JSON report here, check by check"
+        "--mlops-lab", dest="mlops_lab", help="the lab id, e.g. foundation/01-containerize-model"
     )
     group.addoption(
-        "--events", dest="mlops_events", help="append progress events (JSON lines) here"
+        "--mlops-report", dest="mlops_report", help="write the JSON report here, check by check"
     )
-    group.addoption("--run-id", dest="mlops_run_id", help="label for everything this run creates")
+    group.addoption(
+        "--mlops-events", dest="mlops_events", help="append progress events (JSON lines) here"
+    )
+    group.addoption(
+        "--mlops-run-id", dest="mlops_run_id", help="label for everything this run creates"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -19,7 +19,7 @@ def grade_module(pytester: pytest.Pytester, body: str) -> dict[str, Any]:
     """Run ``body`` as a grader module through the plugin and return its JSON report."""
     pytester.makepyfile(test_grader=HEADER + body)
     report = pytester.path / "report.json"
-    pytester.runpytest_subprocess("--report", str(report))
+    pytester.runpytest_subprocess("--mlops-report", str(report))
     return json.loads(report.read_text())
 
 
@@ -146,6 +146,7 @@ def test_buggy():
     )
     errored = by_id(report)["test_buggy"]
     assert errored["outcome"] == "error" and "KeyError" in errored["message"]
+    assert "Fix: this is a bug in the grader" in errored["message"]
     assert report["status"] == "error"
 
 
@@ -219,7 +220,7 @@ def test_second():
     shutil.copy({str(report_path)!r}, {str(seen)!r})
 """
     )
-    pytester.runpytest_subprocess("--report", str(report_path))
+    pytester.runpytest_subprocess("--mlops-report", str(report_path))
     mid_run = json.loads(seen.read_text())
     assert mid_run["status"] == "running"
     assert [c["id"] for c in mid_run["checks"]] == ["test_first"]

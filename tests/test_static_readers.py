@@ -11,7 +11,10 @@ from graders.requirements import read_pins
 
 
 def test_base_images_skips_references_to_earlier_stages() -> None:
-    text = "FROM python:3.11-slim AS build\nRUN true\nFROM build AS test\nFROM gcr.io/distroless/python3:nonroot\n"
+    text = (
+        "FROM python:3.11-slim AS build\nRUN true\nFROM build AS test\n"
+        "FROM gcr.io/distroless/python3:nonroot\n"
+    )
     assert base_images(text) == ["python:3.11-slim", "gcr.io/distroless/python3:nonroot"]
 
 
