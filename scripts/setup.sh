@@ -6,6 +6,7 @@
 #   3. the base image python:3.11-slim (pulled, or bootstrapped offline) and the sandbox runner image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
@@ -32,3 +33,4 @@ if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then
 fi
 
 .venv/bin/mlops-labs doctor --prepare
+echo "setup: ready in $((SECONDS - started)) s" >&2
