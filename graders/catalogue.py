@@ -17,6 +17,16 @@ from graders.errors import BadInput
 LEVELS = ("foundation", "professional", "advanced")
 SERVICES = ("mlflow", "prometheus", "dvc", "alertmanager")
 LAB_PARTS = ("README.md", "lab.toml", "starter", "solution")
+KNOWN_FIELDS = {
+    "id",
+    "title",
+    "level",
+    "summary",
+    "grader",
+    "estimated_hours",
+    "time_limit_seconds",
+    "requires",
+}
 _FOLDER = re.compile(r"^\d{2}-[a-z0-9]+(-[a-z0-9]+)*$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -88,6 +98,8 @@ def load_lab(folder: Path) -> Lab:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: not valid TOML ({exc})") from None
     fields = _Fields(path, raw)
+    for unknown in sorted(set(raw) - KNOWN_FIELDS):
+        fields.fail(unknown, "is not a lab.toml field (a typo?)")
     level = fields.text("level")
     if level not in LEVELS:
         fields.fail("level", f"must be one of {', '.join(LEVELS)}, not {level!r}")

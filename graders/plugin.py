@@ -210,6 +210,8 @@ def _record(item: pytest.Item, progress: CheckProgress) -> None:
     spec = item.stash[spec_key]
     grading = item.config.stash[grading_session_key]
     final: PhaseOutcome = progress.final()
+    data = {name: value for name, value in getattr(item, "user_properties", [])}
+    summary = str(data.pop("message", ""))  # a check's own one-line summary of what it measured
     points = {Outcome.PASSED: spec.points, Outcome.PARTIAL: spec.points * final.fraction}
     result = CheckResult(
         id=item.name,
@@ -218,12 +220,12 @@ def _record(item: pytest.Item, progress: CheckProgress) -> None:
         outcome=final.outcome,
         points=round(points.get(final.outcome, 0.0), 4),
         max_points=spec.points,
-        message=final.message,
+        message=final.message or (summary if final.outcome == Outcome.PASSED else ""),
         hint=spec.hint if final.outcome in (Outcome.FAILED, Outcome.PARTIAL) else "",
         hidden=spec.hidden,
         duration=round(progress.duration, 3),
         logs="\n".join(progress.logs + ([final.traceback] if final.traceback else [])),
-        data={name: value for name, value in getattr(item, "user_properties", [])},
+        data=data,
     )
     grading.outcomes[item.name] = final.outcome
     grading.report.checks.append(result)

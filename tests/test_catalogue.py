@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from graders.catalogue import LAB_PARTS, Lab, discover_labs
+from graders.catalogue import LAB_PARTS, Lab, discover_labs, load_lab
+from graders.errors import BadInput
 from tests.support.labs import declared_checks, mutants_of, readme_criteria
 
 LABS = discover_labs()
@@ -61,3 +65,61 @@ def test_every_mutant_names_real_checks_and_overlays_real_files(lab: Lab) -> Non
             assert (lab.solution / relative).exists(), f"{mutant.name} deletes a missing {relative}"
         overlay = [p for p in mutant.path.rglob("*") if p.is_file() and p.name != "mutant.toml"]
         assert overlay or mutant.delete, f"{mutant.name} changes nothing"
+
+
+LAB_TOML = """id = "foundation/01-x"
+title = "X"
+level = "foundation"
+summary = "s"
+grader = "graders.labs.x"
+estimated_hours = 1
+time_limit_seconds = 60
+
+[requires]
+docker = true
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (('level = "foundation"', 'level = "expert"'), "level"),
+        (('id = "foundation/01-x"', 'id = "foundation/02-y"'), "id"),
+        (('title = "X"\n', ""), "title"),
+        (("estimated_hours = 1", 'estimated_hours = "one"'), "estimated_hours"),
+        (("time_limit_seconds = 60", "time_limit_seconds = 1.5"), "time_limit_seconds"),
+        (('grader = "graders.labs.x"', 'grader = "graders/labs/x.py"'), "grader"),
+        (("docker = true", "docker = 1"), "requires.docker"),
+        (("docker = true", 'services = ["redis"]'), "requires.services"),
+        (("summary = ", "sumary = "), "sumary"),
+    ],
+)
+def test_malformed_lab_toml_names_the_field_at_fault(
+    tmp_path: Path, change: tuple[str, str], field: str
+) -> None:
+    folder = tmp_path / "foundation" / "01-x"
+    folder.mkdir(parents=True)
+    (folder / "lab.toml").write_text(LAB_TOML.replace(*change))
+    with pytest.raises(BadInput, match=f"lab.toml: field '{re.escape(field)}' "):
+        load_lab(folder)
+
+
+def test_lab_toml_that_is_not_toml_is_reported_with_its_path(tmp_path: Path) -> None:
+    folder = tmp_path / "foundation" / "01-x"
+    folder.mkdir(parents=True)
+    (folder / "lab.toml").write_text("id = [unclosed")
+    with pytest.raises(BadInput, match="lab.toml: not valid TOML"):
+        load_lab(folder)
+
+
+def test_valid_lab_toml_loads_every_field(tmp_path: Path) -> None:
+    folder = tmp_path / "foundation" / "01-x"
+    folder.mkdir(parents=True)
+    (folder / "lab.toml").write_text(LAB_TOML)
+    lab = load_lab(folder)
+    assert (lab.id, lab.level, lab.time_limit_seconds, lab.requires.docker) == (
+        "foundation/01-x",
+        "foundation",
+        60,
+        True,
+    )

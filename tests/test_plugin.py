@@ -239,16 +239,27 @@ def test_ok():
     result.stdout.fnmatch_lines(["*mlops-labs score: 2 / 2*"])
 
 
-def test_recorded_properties_become_check_data(pytester: pytest.Pytester) -> None:
+def test_recorded_properties_become_data_and_a_passed_checks_message(
+    pytester: pytest.Pytester,
+) -> None:
     report = grade_module(
         pytester,
         """
 @check(1, points=1, hint="h")
 def test_measured(record_property):
     record_property("p95_ms", 9.5)
+    record_property("message", "p95 9.5 ms")
+
+@check(2, points=1, hint="h")
+def test_measured_then_failed(record_property):
+    record_property("message", "p95 900 ms")
+    assert False, "p95 is over 100 ms"
 """,
     )
-    assert by_id(report)["test_measured"]["data"] == {"p95_ms": 9.5}
+    checks = by_id(report)
+    assert checks["test_measured"]["data"] == {"p95_ms": 9.5}
+    assert checks["test_measured"]["message"] == "p95 9.5 ms"
+    assert checks["test_measured_then_failed"]["message"] == "p95 is over 100 ms"
 
 
 def test_check_marker_rejects_non_positive_points() -> None:

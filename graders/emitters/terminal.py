@@ -37,6 +37,8 @@ def _check_cell(check: CheckResult) -> Text:
         return Text(hidden_label(check))
     cell = Text(check.title or check.id)
     if not check.lost_points:
+        if check.message.strip():  # a passed check's figures (start-up time, p95, image weight)
+            cell.append("\n" + first_lines(check.message, 2), style="dim")
         return cell
     details: list[str] = []
     explanation = OUTCOME_EXPLANATIONS.get(check.outcome)

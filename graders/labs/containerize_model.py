@@ -35,6 +35,7 @@ def test_image_builds(lab_image_build: BuildResult, record_property: Any) -> Non
     """The image builds"""
     record_property("build_seconds", lab_image_build.seconds)
     print(lab_image_build.log)  # captured into the check's logs in the report
+    record_property("message", f"built in {lab_image_build.seconds:.1f} s")
     assert lab_image_build.ok, (
         "docker build failed; the end of its log:\n" + lab_image_build.log_tail()
     )
@@ -76,6 +77,7 @@ def test_health_answers_within_20s(lab_service: RunningService, record_property:
     assert waited is not None, "GET /health did not answer 200 within 20 s of the container start"
     startup = round(time.monotonic() - lab_service.started_at, 2)
     record_property("startup_seconds", startup)
+    record_property("message", f"/health answered 200 {startup:.1f} s after the start")
 
 
 @check(
@@ -265,6 +267,7 @@ def test_sigterm_exits_cleanly_finishing_inflight_request(
             exit_code = None
         stopped_after = round(time.monotonic() - signalled, 2)
         record_property("stop_seconds", stopped_after)
+        record_property("message", f"exited {stopped_after:.1f} s after SIGTERM, code {exit_code}")
         assert status == 200, f"the request in flight at SIGTERM got {status or 'no answer'}"
         assert exit_code is not None, "the container was still running 10 s after SIGTERM"
         assert exit_code in (0, 143), f"after SIGTERM the container exited with code {exit_code}"
@@ -330,6 +333,7 @@ def test_image_weight_within_budget(
     added_mb = round(added_bytes(docker_client, lab_image, bases[-1]) / 1e6, 1)
     record_property("added_mb", added_mb)
     record_property("budget_mb", WEIGHT_BUDGET_MB)
+    record_property("message", f"adds {added_mb} MB to {bases[-1]} (budget {WEIGHT_BUDGET_MB} MB)")
     assert added_mb <= WEIGHT_BUDGET_MB, (
         f"the image adds {added_mb} MB on top of {bases[-1]}; the budget is {WEIGHT_BUDGET_MB} MB"
     )
@@ -355,6 +359,7 @@ def test_latency_under_load(
     result = load_test(lab_service.url + "/predict", payload, total=200, concurrency=10)
     for name in ("p50", "p95", "throughput"):
         record_property(name, round(getattr(result, name), 2))
+    record_property("message", result.summary())
     assert not result.errors, f"{len(result.errors)} requests failed: {result.summary()}"
     assert result.p95 <= 200, f"p95 is over 200 ms: {result.summary()}"
     if result.p95 > 100:
