@@ -121,10 +121,7 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     """Check the machine: Docker engine, base image, kind, kubectl, free disk."""
     from graders.doctor import examine, prepare
 
-    if args.prepare:
-        for line in prepare():
-            console.print(line)
-    failed_required = False
+    failed_required = bool(args.prepare) and not prepare(console.print)
     for finding in examine():
         mark = (
             "[green]ok[/]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,26 +54,27 @@ def examine() -> list[Finding]:
     return findings
 
 
-def prepare() -> list[str]:
-    """Make the base image and the sandbox runner image available; say how each was obtained."""
+def prepare(say: Callable[[str], None]) -> bool:
+    """Make the base image and the sandbox runner image available, saying how as it goes."""
     from graders.containers.engine import connect
     from graders.containers.images import STAND_IN_BASE, ensure_image
     from graders.containers.sandbox import runner_image
 
-    said: list[str] = []
     try:
         client = connect(timeout=30)
     except GraderError as exc:
-        return [f"cannot prepare images: {exc}"]
+        say(f"cannot prepare images: {exc}")
+        return False
     try:
-        how = ensure_image(client, STAND_IN_BASE, said.append)
-        said.append(f"base image {STAND_IN_BASE}: {how}")
-        said.append(f"sandbox runner image: {runner_image(client, said.append)}")
+        how = ensure_image(client, STAND_IN_BASE, say)
+        say(f"base image {STAND_IN_BASE}: {how}")
+        say(f"sandbox runner image: {runner_image(client, say)}")
     except GraderError as exc:
-        said.append(f"cannot prepare images: {exc}")
+        say(f"cannot prepare images: {exc}")
+        return False
     finally:
         client.close()
-    return said
+    return True
 
 
 def _docker_engine() -> Finding:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import re
 from pathlib import Path
 
@@ -57,14 +58,20 @@ def test_every_check_has_a_hint_and_a_mutant_that_targets_it(lab: Lab) -> None:
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
-def test_every_mutant_names_real_checks_and_overlays_real_files(lab: Lab) -> None:
+def test_every_mutant_names_real_checks_and_its_patch_applies(lab: Lab, tmp_path: Path) -> None:
     ids = {c.id for c in declared_checks(lab)}
     for mutant in mutants_of(lab):
         assert mutant.description and set(mutant.fails) <= ids, mutant.name
-        for relative in mutant.delete:
-            assert (lab.solution / relative).exists(), f"{mutant.name} deletes a missing {relative}"
-        overlay = [p for p in mutant.path.rglob("*") if p.is_file() and p.name != "mutant.toml"]
-        assert overlay or mutant.delete, f"{mutant.name} changes nothing"
+        changed = mutant.materialize(lab.solution, tmp_path / mutant.name)
+        same = filecmp.dircmp(lab.solution, changed)
+        assert (
+            same.left_only
+            or same.right_only
+            or same.diff_files
+            or any(
+                sub.diff_files or sub.left_only or sub.right_only for sub in same.subdirs.values()
+            )
+        ), f"{mutant.name} changes nothing"
 
 
 LAB_TOML = """id = "foundation/01-x"

@@ -204,3 +204,13 @@ def test_grading_a_docker_lab_with_the_engine_down_is_an_error_with_a_fix(
     assert {c["outcome"] for c in report["checks"]} == {"error"}
     assert "no Docker engine answers" in report["checks"][0]["message"]
     assert "Fix: start a Docker engine" in done.stdout
+
+
+def test_doctor_prepare_makes_base_and_runner_images_available(
+    docker_engine: docker.DockerClient, base: str
+) -> None:
+    done = run_cli("doctor", "--prepare")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"base image {STAND_IN_BASE}: present" in done.stdout
+    assert "sandbox runner image: mlops-labs/runner:" in done.stdout
+    assert "ok" in done.stdout.split("Docker engine")[0]

@@ -1,10 +1,12 @@
-"""Helpers for the tests that hold labs to their contract: checks of a grader, mutants."""
+"""Helpers for the tests that hold labs to their contract: checks of a grader, mutants (patches)."""
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shutil
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,25 +28,30 @@ class DeclaredCheck:
 
 @dataclass(frozen=True)
 class Mutant:
-    """A committed overlay on a lab's solution with one realistic mistake."""
+    """A committed patch on a lab's solution with one realistic mistake."""
 
     name: str
     path: Path
     description: str
     fails: tuple[str, ...]
-    delete: tuple[str, ...] = ()
     needs_images: tuple[str, ...] = field(default=())
 
+    @property
+    def patch(self) -> Path:
+        """The mistake, as a unified diff against ``solution/``."""
+        return self.path / "mutant.patch"
+
     def materialize(self, solution: Path, target: Path) -> Path:
-        """Copy the solution to ``target`` and apply this mutant's overlay and deletions."""
+        """Copy the solution to ``target`` and apply this mutant's patch there."""
         shutil.copytree(solution, target, symlinks=True)
-        for source in self.path.rglob("*"):
-            if source.is_file() and source.name != "mutant.toml":
-                destination = target / source.relative_to(self.path)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, destination)
-        for relative in self.delete:
-            (target / relative).unlink()
+        subprocess.run(
+            ["git", "apply", "-p1", "--whitespace=nowarn", str(self.patch.resolve())],
+            cwd=target,
+            check=True,
+            capture_output=True,
+            # never let git find an enclosing repository and apply the patch there instead
+            env={**os.environ, "GIT_CEILING_DIRECTORIES": str(target.parent)},
+        )
         return target
 
 
@@ -78,7 +85,6 @@ def mutants_of(lab: Lab) -> list[Mutant]:
                 path=folder,
                 description=raw["description"],
                 fails=tuple(raw["fails"]),
-                delete=tuple(raw.get("delete", ())),
                 needs_images=tuple(raw.get("needs_images", ())),
             )
         )
