@@ -170,6 +170,7 @@ def start_service(
         publish=(port,),
         read_only=read_only,
         network=network.name if network is not None else None,
+        drop_capabilities=True,  # the service needs none: it binds a port above 1024
     )
     started = time.monotonic()
     container = start_container(client, spec)
