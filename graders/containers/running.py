@@ -93,13 +93,12 @@ def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Contain
     return client.containers.run(spec.image, **options)
 
 
-def host_port(container: Container, port: int) -> int:
-    """The loopback port that ``port``/tcp of ``container`` is published on."""
+def host_port(container: Container, port: int) -> int | None:
+    """The loopback port that ``port``/tcp of ``container`` is published on (None: not published,
+    e.g. because the container has already exited)."""
     container.reload()
     bindings = container.attrs["NetworkSettings"]["Ports"].get(f"{port}/tcp") or []
-    if not bindings:
-        raise RuntimeError(f"port {port} of {container.name} is not published")
-    return int(bindings[0]["HostPort"])
+    return int(bindings[0]["HostPort"]) if bindings else None
 
 
 def is_running(container: Container) -> bool:

@@ -17,6 +17,7 @@ from graders.containers.images import BuildResult, added_bytes
 from graders.containers.inspect import configured_user, image_paths
 from graders.containers.running import answers_http, wait_until_responsive
 from graders.containers.sandbox import run_in_sandbox
+from graders.errors import LearnerFailure
 from graders.labs.containerize_model_fixtures import PLANTED_DIRS, RunningService, start_service
 from graders.probes.http import InFlightRequest, load_test
 from graders.requirements import canonical_name, read_pins
@@ -167,7 +168,12 @@ def test_runs_as_non_root_with_read_only_root_fs(
     """Runs as non-root with a read-only root filesystem"""
     user = configured_user(docker_client, lab_image)
     assert user.split(":")[0] not in ("", "root", "0"), "the image runs as root (no non-root USER)"
-    service = start_service(docker_client, lab_image, run_id, name="read-only", read_only=True)
+    try:
+        service = start_service(docker_client, lab_image, run_id, name="read-only", read_only=True)
+    except LearnerFailure as exc:
+        raise LearnerFailure(
+            f"with a read-only root filesystem (only /tmp writable), {exc}"
+        ) from None
     try:
         uids = {row[1] for row in service.container.top(ps_args="-o pid,uid")["Processes"]}
         assert "0" not in uids, "a process in the container runs as root (UID 0)"

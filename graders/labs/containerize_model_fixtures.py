@@ -27,6 +27,8 @@ from graders.containers.running import (
     ContainerSpec,
     Limits,
     answers_http,
+    host_port,
+    is_running,
     start_container,
     tail_logs,
     wait_until_responsive,
@@ -174,17 +176,22 @@ def start_service(
     )
     started = time.monotonic()
     container = start_container(client, spec)
-    container.reload()
-    bindings = container.attrs["NetworkSettings"]["Ports"].get(f"{port}/tcp") or []
-    url = f"http://127.0.0.1:{bindings[0]['HostPort']}" if bindings else ""
-    waited = wait_until_responsive(answers_http(url + "/"), START_TIMEOUT, 0.1) if url else None
-    if waited is None:
-        logs = tail_logs(container)
+    port_on_host = host_port(container, port)
+    url = f"http://127.0.0.1:{port_on_host}" if port_on_host else ""
+    answers = answers_http(url + "/")
+    # stop waiting as soon as it answers, or as soon as it has exited
+    waited = wait_until_responsive(lambda: not is_running(container) or answers(), START_TIMEOUT)
+    if waited is None or not answers():
+        logs = tail_logs(container, lines=10)
+        state = container.attrs["State"]
         container.remove(force=True)
-        raise LearnerFailure(
-            f"the container did not answer HTTP on port {port} within {START_TIMEOUT:.0f} s"
-            + (f"; its last output:\n{logs}" if logs else "")
-        )
+        if not state["Running"]:
+            problem = f"the container exited at start with code {state['ExitCode']}"
+        else:
+            problem = (
+                f"the container did not answer HTTP on port {port} within {START_TIMEOUT:.0f} s"
+            )
+        raise LearnerFailure(problem + (f"; its last output:\n{logs}" if logs else ""))
     return RunningService(container, url, started, waited)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import socket
-import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -127,8 +126,3 @@ class InFlightRequest:
             self.socket.close()
         status_line = response.split(b"\r\n", 1)[0].split()
         return int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else None
-
-
-def median(values: list[float]) -> float:
-    """The median, 0 for no values."""
-    return statistics.median(values) if values else 0.0
