@@ -79,12 +79,13 @@ def classify(call: pytest.CallInfo[None], report: pytest.TestReport) -> PhaseOut
 def _failure_message(value: BaseException) -> str:
     """The learner-facing message: the assertion text, without pytest's rewriting noise."""
     text = str(getattr(value, "msg", "") or value).strip()
-    lines = text.splitlines()
-    # pytest's assertion rewriting appends "assert <expr>" lines after the message: drop them.
     kept: list[str] = []
-    for line in lines:
+    # pytest's assertion rewriting appends "assert <expr>" lines after the message and indents the
+    # message's continuation lines by two spaces: drop the former, undo the latter.
+    for line in text.splitlines():
         if line.startswith("assert ") and kept:
             break
         kept.append(line)
-    message = "\n".join(kept[:_MESSAGE_LINES]) or "check failed"
-    return message
+    if len(kept) > 1 and all(line.startswith("  ") or not line for line in kept[1:]):
+        kept = kept[:1] + [line[2:] for line in kept[1:]]
+    return "\n".join(kept[:_MESSAGE_LINES]) or "check failed"

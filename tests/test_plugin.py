@@ -281,3 +281,20 @@ def test_report_round_trips_through_json(tmp_path: Path) -> None:
     )
     report.write(tmp_path / "r.json")
     assert load_report(tmp_path / "r.json") == report
+
+
+def test_multi_line_failure_message_keeps_its_lines_without_pytest_indent(
+    pytester: pytest.Pytester,
+) -> None:
+    report = grade_module(
+        pytester,
+        """
+@check(1, points=1, hint="h")
+def test_inputs():
+    problems = ["empty body: HTTP 500", "empty instances: HTTP 500"]
+    assert not problems, "\\n".join(problems)
+""",
+    )
+    assert (
+        by_id(report)["test_inputs"]["message"] == "empty body: HTTP 500\nempty instances: HTTP 500"
+    )

@@ -51,3 +51,20 @@ def test_hadolint_reports_add_of_a_local_file_as_an_error(tmp_path: Path) -> Non
     )
     findings = hadolint_findings(dockerfile)
     assert [(f["code"], f["level"]) for f in findings] == [("DL3020", "error")]
+
+
+def test_build_log_tail_leaves_out_the_legacy_builder_notice() -> None:
+    from graders.containers.images import BuildResult
+
+    log = (
+        "Step 4/16 : COPY requirement.txt .\n"
+        "DEPRECATED: The legacy builder is deprecated and will be removed in a future release.\n"
+        "            Install the buildx component to build images with BuildKit:\n"
+        "            https://docs.docker.com/go/buildx/\n"
+        "COPY failed: file not found in build context: stat requirement.txt: file does not exist\n"
+    )
+    tail = BuildResult(False, "t", log, 1.0).log_tail()
+    assert tail.splitlines() == [
+        "Step 4/16 : COPY requirement.txt .",
+        "COPY failed: file not found in build context: stat requirement.txt: file does not exist",
+    ]

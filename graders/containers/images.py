@@ -36,9 +36,13 @@ class BuildResult:
     seconds: float
     image_id: str = ""
 
-    def log_tail(self, lines: int = 30) -> str:
-        """The last ``lines`` lines of the build log, for a failed check's message."""
-        return "\n".join(self.log.rstrip().splitlines()[-lines:])
+    def log_tail(self, lines: int = 12) -> str:
+        """The last ``lines`` lines of the build log, for a failed check's message.
+
+        The legacy builder's deprecation notice is left out: it is about the machine, not the build.
+        """
+        kept = [line for line in self.log.rstrip().splitlines() if not _is_builder_notice(line)]
+        return "\n".join(kept[-lines:])
 
 
 def ensure_image(client: docker.DockerClient, tag: str, progress: Progress = _silent) -> str:
@@ -138,3 +142,14 @@ def _has_buildx() -> bool:
         [docker_cli(), "buildx", "version"], capture_output=True, text=True, check=False
     )
     return probe.returncode == 0
+
+
+_BUILDER_NOTICE = (
+    "DEPRECATED: The legacy builder is deprecated",
+    "Install the buildx component to build images with BuildKit",
+    "https://docs.docker.com/go/buildx/",
+)
+
+
+def _is_builder_notice(line: str) -> bool:
+    return any(part in line for part in _BUILDER_NOTICE)
