@@ -18,7 +18,11 @@ from graders.containers.inspect import configured_user, image_paths
 from graders.containers.running import answers_http, wait_until_responsive
 from graders.containers.sandbox import run_in_sandbox
 from graders.errors import LearnerFailure
-from graders.labs.containerize_model_fixtures import PLANTED_DIRS, RunningService, start_service
+from graders.labs.containerize_model_fixtures import (
+    PLANTED_DIRS,
+    RunningService,
+    service_running,
+)
 from graders.probes.http import InFlightRequest, load_test
 from graders.requirements import canonical_name, read_pins
 
@@ -92,9 +96,7 @@ def test_predict_matches_reference_model(
     lab_service: RunningService, reference_batch: dict[str, list[Any]]
 ) -> None:
     """/predict returns the reference model's predictions"""
-    answer = requests.post(
-        lab_service.url + "/predict", json={"instances": reference_batch["instances"]}, timeout=10
-    )
+    answer = lab_service.predict(reference_batch["instances"])
     assert answer.status_code == 200, (
         f"POST /predict answered {answer.status_code}: {answer.text[:300]}"
     )
@@ -142,11 +144,7 @@ def test_bad_input_gets_4xx_never_5xx(
             problems.append(
                 f"{case}: HTTP {answer.status_code} with an empty body (give a message)"
             )
-    valid = requests.post(
-        lab_service.url + "/predict",
-        json={"instances": reference_batch["instances"][:1]},
-        timeout=10,
-    )
+    valid = lab_service.predict(reference_batch["instances"][:1])
     if valid.status_code != 200:
         problems.append(f"after the bad requests a valid one answered HTTP {valid.status_code}")
     assert not problems, "\n".join(problems)
@@ -169,24 +167,19 @@ def test_runs_as_non_root_with_read_only_root_fs(
     user = configured_user(docker_client, lab_image)
     assert user.split(":")[0] not in ("", "root", "0"), "the image runs as root (no non-root USER)"
     try:
-        service = start_service(docker_client, lab_image, run_id, name="read-only", read_only=True)
+        with service_running(
+            docker_client, lab_image, run_id, name="read-only", read_only=True
+        ) as service:
+            uids = {row[1] for row in service.container.top(ps_args="-o pid,uid")["Processes"]}
+            answer = service.predict(reference_batch["instances"][:2])
     except LearnerFailure as exc:
         raise LearnerFailure(
             f"with a read-only root filesystem (only /tmp writable), {exc}"
         ) from None
-    try:
-        uids = {row[1] for row in service.container.top(ps_args="-o pid,uid")["Processes"]}
-        assert "0" not in uids, "a process in the container runs as root (UID 0)"
-        answer = requests.post(
-            service.url + "/predict",
-            json={"instances": reference_batch["instances"][:2]},
-            timeout=10,
-        )
-        assert answer.status_code == 200, (
-            f"with a read-only root filesystem POST /predict answered {answer.status_code}"
-        )
-    finally:
-        service.container.remove(force=True)
+    assert "0" not in uids, "a process in the container runs as root (UID 0)"
+    assert answer.status_code == 200, (
+        f"with a read-only root filesystem POST /predict answered {answer.status_code}"
+    )
 
 
 @check(
@@ -204,20 +197,12 @@ def test_respects_port_variable(
 ) -> None:
     """Respects $PORT"""
     port = 9137
-    service = start_service(
-        docker_client, lab_image, run_id, name="port", env={"PORT": str(port)}, port=port
+    env = {"PORT": str(port)}
+    with service_running(docker_client, lab_image, run_id, name="port", env=env, port=port) as svc:
+        answer = svc.predict(reference_batch["instances"][:1])
+    assert answer.status_code == 200, (
+        f"with PORT={port}, POST /predict answered {answer.status_code}"
     )
-    try:
-        answer = requests.post(
-            service.url + "/predict",
-            json={"instances": reference_batch["instances"][:1]},
-            timeout=10,
-        )
-        assert answer.status_code == 200, (
-            f"with PORT={port}, POST /predict answered {answer.status_code}"
-        )
-    finally:
-        service.container.remove(force=True)
 
 
 @check(
@@ -256,29 +241,26 @@ def test_sigterm_exits_cleanly_finishing_inflight_request(
     record_property: Any,
 ) -> None:
     """SIGTERM stops it cleanly within 10 s, finishing in-flight requests"""
-    service = start_service(docker_client, lab_image, run_id, name="sigterm")
-    try:
+    with service_running(docker_client, lab_image, run_id, name="sigterm") as service:
         port = int(service.url.rsplit(":", 1)[1])
         in_flight = InFlightRequest(
             port, "/predict", {"instances": reference_batch["instances"][:4]}
         )
-        time.sleep(0.3)
+        time.sleep(0.3)  # the request's headers are in: the server is handling it
         service.container.kill(signal="SIGTERM")
         signalled = time.monotonic()
         time.sleep(0.5)
         status = in_flight.finish()
         try:
-            exit_code = int(service.container.wait(timeout=10)["StatusCode"])
+            exit_code: int | None = int(service.container.wait(timeout=10)["StatusCode"])
         except requests.exceptions.RequestException:
             exit_code = None
         stopped_after = round(time.monotonic() - signalled, 2)
-        record_property("stop_seconds", stopped_after)
-        record_property("message", f"exited {stopped_after:.1f} s after SIGTERM, code {exit_code}")
-        assert status == 200, f"the request in flight at SIGTERM got {status or 'no answer'}"
-        assert exit_code is not None, "the container was still running 10 s after SIGTERM"
-        assert exit_code in (0, 143), f"after SIGTERM the container exited with code {exit_code}"
-    finally:
-        service.container.remove(force=True)
+    record_property("stop_seconds", stopped_after)
+    record_property("message", f"exited {stopped_after:.1f} s after SIGTERM, code {exit_code}")
+    assert status == 200, f"the request in flight at SIGTERM got {status or 'no answer'}"
+    assert exit_code is not None, "the container was still running 10 s after SIGTERM"
+    assert exit_code in (0, 143), f"after SIGTERM the container exited with code {exit_code}"
 
 
 @check(

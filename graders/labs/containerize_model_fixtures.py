@@ -11,12 +11,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
+import requests
 from docker.models.containers import Container
 from docker.models.networks import Network
 
@@ -70,6 +72,10 @@ class RunningService:
     url: str
     started_at: float
     seconds_to_first_answer: float
+
+    def predict(self, instances: list[Any]) -> requests.Response:
+        """POST ``{"instances": instances}`` to ``/predict``."""
+        return requests.post(self.url + "/predict", json={"instances": instances}, timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -195,6 +201,18 @@ def start_service(
     return RunningService(container, url, started, waited)
 
 
+@contextmanager
+def service_running(
+    client: docker.DockerClient, image: str, run_id: str, **options: Any
+) -> Iterator[RunningService]:
+    """:func:`start_service`, and the container's removal however the block ends."""
+    service = start_service(client, image, run_id, **options)
+    try:
+        yield service
+    finally:
+        service.container.remove(force=True)
+
+
 @pytest.fixture(scope="session")
 def lab_service(
     docker_client: docker.DockerClient,
@@ -205,10 +223,7 @@ def lab_service(
 ) -> Iterator[RunningService]:
     """The learner's service under 1 CPU and 512 MB, shared by the checks that only call it."""
     progress("starting the learner's container")
-    service = start_service(
+    with service_running(
         docker_client, lab_image, run_id, name="service", network=docker_network
-    )
-    try:
+    ) as service:
         yield service
-    finally:
-        service.container.remove(force=True)
