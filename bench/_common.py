@@ -29,3 +29,8 @@ def describe(name: str, samples: list[float]) -> str:
         f"{name}: median {statistics.median(samples):.2f} s "
         f"(min {min(samples):.2f}, max {max(samples):.2f}, n={len(samples)})"
     )
+
+
+def grade_reference_command(out: str) -> list[str]:
+    """``mlops-labs grade`` of the first lab's reference solution, writing JSON into ``out``."""
+    return [str(BIN / "mlops-labs"), "grade", LAB, "--reference", "--out", out, "--format", "json"]

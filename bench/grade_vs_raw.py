@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import requests
-from _common import BIN, LAB, SOLUTION, describe, timed
+from _common import BIN, SOLUTION, describe, grade_reference_command, timed
 
 from graders.labs.containerize_model_fixtures import REFERENCE_SCRIPT
 from graders.probes.http import load_test
@@ -113,16 +113,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     repeat = parser.parse_args().repeat
     with tempfile.TemporaryDirectory() as out:
-        harness = [
-            str(BIN / "mlops-labs"),
-            "grade",
-            LAB,
-            "--reference",
-            "--out",
-            out,
-            "--format",
-            "json",
-        ]
+        harness = grade_reference_command(out)
         timed(harness)  # warm: build cache and runner image
         runner = docker("images", "mlops-labs/runner", "--format", "{{.Repository}}:{{.Tag}}")
         runner = runner.split()[0]

@@ -12,7 +12,7 @@ import statistics
 import sys
 import tempfile
 
-from _common import BIN, LAB, REPO, SOLUTION, describe, timed
+from _common import LAB, REPO, SOLUTION, describe, grade_reference_command, timed
 
 
 def main() -> None:
@@ -34,16 +34,7 @@ def main() -> None:
             "--mlops-lab",
             LAB,
         ]
-        harness = [
-            str(BIN / "mlops-labs"),
-            "grade",
-            LAB,
-            "--reference",
-            "--out",
-            out,
-            "--format",
-            "json",
-        ]
+        harness = grade_reference_command(out)
         timed(harness)  # warm the build cache and the runner image
         plain_s, harness_s = [], []
         for _ in range(repeat):
