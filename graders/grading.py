@@ -121,12 +121,17 @@ def grade(
     run.out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (run.report_path, run.events_path):
         stale.unlink(missing_ok=True)
-    ending = _supervise(run, console)
-    report = _final_report(run, ending)
-    if lab.requires.docker:
-        _remove_docker_objects(run.run_id, report)
-    report.write(run.report_path)
-    run.events_path.unlink(missing_ok=True)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        ending = _supervise(run, console)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
+        report = _final_report(run, ending)
+        if lab.requires.docker:
+            _remove_docker_objects(run.run_id, report)
+        report.write(run.report_path)
+        run.events_path.unlink(missing_ok=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return report
 
 
@@ -158,6 +163,7 @@ def _supervise(run: GradingRun, console: Console) -> RunStatus | None:
                     break
                 time.sleep(0.1)
         except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping the child is not interruptible
             forced = RunStatus.INTERRUPTED
             console.print("[yellow]Interrupted: stopping the grader and cleaning up…[/]")
             _stop(child)

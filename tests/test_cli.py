@@ -194,6 +194,26 @@ def test_ctrl_c_stops_the_run_with_an_interrupted_report(
     assert report["status"] == "interrupted"
 
 
+def test_a_second_ctrl_c_does_not_skip_the_cleanup(
+    tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TINY_GRADER_SLEEP", "120")
+    learner = subprocess.Popen(
+        [sys.executable, "-m", "graders.cli", "grade", TINY, "--reference", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_check(tmp_path / "report.json", "test_answer_is_42")
+    learner.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    learner.send_signal(signal.SIGINT)
+    learner.communicate(timeout=60)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert learner.returncode == 130
+    assert report["status"] == "interrupted" and "run_id" in report["environment"]
+
+
 def _wait_for_check(report: Path, check_id: str, timeout: float = 60) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
