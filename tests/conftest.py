@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,30 @@ def run_cli(*args: str, timeout: float = 900, **kwargs: Any) -> subprocess.Compl
         check=False,
         **kwargs,
     )
+
+
+def start_grading(lab: str, out: Path) -> subprocess.Popen[str]:
+    """Start ``mlops-labs grade LAB --reference`` in the background, as from a terminal."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "graders.cli", "grade", lab, "--reference", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_check(report: Path, check_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Wait until the partial report at ``report`` records ``check_id``; return that report."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = json.loads(report.read_text())
+            if any(c["id"] == check_id for c in data["checks"]):
+                return dict(data)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{check_id} never finished in {report}")
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, start_grading, wait_for_check
 
 TINY = "foundation/01-tiny-lab"
 
@@ -176,52 +175,18 @@ def test_time_limit_leaves_a_partial_report_and_exits_3(
     assert (tmp_path / "junit.xml").exists()
 
 
-def test_ctrl_c_stops_the_run_with_an_interrupted_report(
-    tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_stops_the_run_with_an_interrupted_report_and_cleans_up(
+    tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, presses: int
 ) -> None:
     monkeypatch.setenv("TINY_GRADER_SLEEP", "120")
-    learner = subprocess.Popen(
-        [sys.executable, "-m", "graders.cli", "grade", TINY, "--reference", "--out", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _wait_for_check(tmp_path / "report.json", "test_answer_is_42")
-    learner.send_signal(signal.SIGINT)
+    learner = start_grading(TINY, tmp_path)
+    wait_for_check(tmp_path / "report.json", "test_answer_is_42")
+    for _ in range(presses):  # a second Ctrl-C must not skip stopping the grader or the cleanup
+        learner.send_signal(signal.SIGINT)
+        time.sleep(0.2)
     learner.communicate(timeout=60)
     report = json.loads((tmp_path / "report.json").read_text())
     assert learner.returncode == 130
     assert report["status"] == "interrupted"
-
-
-def test_a_second_ctrl_c_does_not_skip_the_cleanup(
-    tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TINY_GRADER_SLEEP", "120")
-    learner = subprocess.Popen(
-        [sys.executable, "-m", "graders.cli", "grade", TINY, "--reference", "--out", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _wait_for_check(tmp_path / "report.json", "test_answer_is_42")
-    learner.send_signal(signal.SIGINT)
-    time.sleep(0.2)
-    learner.send_signal(signal.SIGINT)
-    learner.communicate(timeout=60)
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert learner.returncode == 130
-    assert report["status"] == "interrupted" and "run_id" in report["environment"]
-
-
-def _wait_for_check(report: Path, check_id: str, timeout: float = 60) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = json.loads(report.read_text())
-            if any(c["id"] == check_id for c in data["checks"]):
-                return dict(data)
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{check_id} never finished in {report}")
+    assert "run_id" in report["environment"]  # written by the supervising process after cleanup

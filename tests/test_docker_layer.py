@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +17,7 @@ from graders.containers.cleanup import labelled, remove_run_resources, run_label
 from graders.containers.images import STAND_IN_BASE, ensure_image
 from graders.containers.running import Limits
 from graders.containers.sandbox import SandboxResult, run_in_sandbox
-from tests.conftest import run_cli
-from tests.test_cli import _wait_for_check
+from tests.conftest import run_cli, start_grading, wait_for_check
 
 pytestmark = pytest.mark.docker
 
@@ -175,13 +172,8 @@ def test_ctrl_c_during_a_docker_grading_leaves_no_labelled_object(
 ) -> None:
     monkeypatch.setenv("TINY_GRADER_SLEEP", "300")
     lab = "foundation/02-tiny-docker-lab"
-    learner = subprocess.Popen(
-        [sys.executable, "-m", "graders.cli", "grade", lab, "--reference", "--out", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _wait_for_check(tmp_path / "report.json", "test_docker_objects_can_be_created", timeout=180)
+    learner = start_grading(lab, tmp_path)
+    wait_for_check(tmp_path / "report.json", "test_docker_objects_can_be_created", timeout=180)
     mid_run = labelled(docker_engine)
     assert any(item.startswith("container") for item in mid_run)  # objects existed: the test bites
     learner.send_signal(signal.SIGINT)
