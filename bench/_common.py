@@ -31,6 +31,7 @@ def describe(name: str, samples: list[float]) -> str:
     )
 
 
-def grade_reference_command(out: str) -> list[str]:
-    """``mlops-labs grade`` of the first lab's reference solution, writing JSON into ``out``."""
-    return [str(BIN / "mlops-labs"), "grade", LAB, "--reference", "--out", out, "--format", "json"]
+def grade_reference_command(out: str, lab: str = LAB) -> list[str]:
+    """``mlops-labs grade`` of a lab's reference solution (the first lab's by default), writing
+    JSON into ``out``."""
+    return [str(BIN / "mlops-labs"), "grade", lab, "--reference", "--out", out, "--format", "json"]

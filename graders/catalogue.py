@@ -25,6 +25,7 @@ KNOWN_FIELDS = {
     "grader",
     "estimated_hours",
     "time_limit_seconds",
+    "start_commit",
     "requires",
 }
 _FOLDER = re.compile(r"^\d{2}-[a-z0-9]+(-[a-z0-9]+)*$")
@@ -58,6 +59,9 @@ class Lab:
     time_limit_seconds: int
     requires: Requirements
     path: Path = field(compare=False)
+    start_commit: bool = (
+        True  # `mlops-labs start` commits the starter (false: versioning is the lab)
+    )
 
     @property
     def slug(self) -> str:
@@ -129,6 +133,7 @@ def load_lab(folder: Path) -> Lab:
         time_limit_seconds=int(limit),
         requires=_requirements(fields),
         path=folder,
+        start_commit=fields.flag("start_commit", default=True),
     )
 
 
@@ -191,6 +196,12 @@ class _Fields:
         if not isinstance(value, str) or not value.strip():
             self.fail(name, "is missing or not a non-empty string")
         return str(value)
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw.get(name, default)
+        if not isinstance(value, bool):
+            self.fail(name, "must be true or false")
+        return value
 
     def number(self, name: str) -> float:
         value = self.raw.get(name)

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,14 +69,15 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_start(args: argparse.Namespace, console: Console) -> int:
-    """Copy a lab's starter into a new folder and make it a git repository."""
+    """Copy a lab's starter into a new folder and make it a git repository with a first commit
+    (unless the lab's ``start_commit`` is false: setting up version control is then the lab)."""
     lab = find_lab(args.lab)
     target = Path(args.dir or lab.slug).resolve()
     if target.exists() and any(target.iterdir()):
         raise BadInput(f"{target} already exists and is not empty")
     shutil.copytree(lab.starter, target, dirs_exist_ok=True)
     git = shutil.which("git")
-    if git:
+    if git and lab.start_commit:
         subprocess.run([git, "init", "-q", str(target)], check=True)
         subprocess.run([git, "-C", str(target), "add", "-A"], check=True)
         identity = ["-c", "user.name=mlops-labs", "-c", "user.email=learner@mlops-labs.invalid"]
@@ -94,6 +96,7 @@ def cmd_start(args: argparse.Namespace, console: Console) -> int:
 def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     """Grade a submission (or the lab's reference solution) and emit the report."""
     from graders.grading import grade
+    from graders.reference import has_steps, make_submission
     from graders.state import record_score, state_dir
 
     lab = find_lab(args.lab)
@@ -105,7 +108,10 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     if not submission.is_dir():
         raise BadInput(f"no such folder: {submission}")
     out_dir = Path(args.out) if args.out else state_dir() / "reports" / lab.id.replace("/", "-")
-    report = grade(lab, submission, out_dir, console, args.time_limit)
+    with tempfile.TemporaryDirectory(prefix="mlops-labs-reference-") as temporary:
+        if args.reference and has_steps(submission):
+            submission = make_submission(submission, Path(temporary) / "solution", console.print)
+        report = grade(lab, submission, out_dir, console, args.time_limit)
     emit(report, formats, out_dir, console)
     if not args.reference:
         record_score(report)

@@ -99,6 +99,10 @@ docker = true
         (("docker = true", "docker = 1"), "requires.docker"),
         (("docker = true", 'services = ["redis"]'), "requires.services"),
         (("summary = ", "sumary = "), "sumary"),
+        (
+            ("time_limit_seconds = 60", 'time_limit_seconds = 60\nstart_commit = "no"'),
+            "start_commit",
+        ),
     ],
 )
 def test_malformed_lab_toml_names_the_field_at_fault(

@@ -110,6 +110,14 @@ def test_start_copies_the_starter_into_a_git_repository(tiny_labs: Path, tmp_pat
     assert f"mlops-labs grade {TINY} ." in done.stdout
 
 
+def test_start_of_a_versioning_lab_leaves_git_to_the_learner(tmp_path: Path) -> None:
+    target = tmp_path / "mine"
+    done = run_cli("start", "foundation/02-data-versioning", str(target))
+    assert done.returncode == 0, done.stderr
+    assert (target / "data" / "raw" / "churn.csv").is_file()
+    assert not (target / ".git").exists(), "the raw CSV must not go into a commit made for them"
+
+
 def test_start_refuses_a_folder_that_is_not_empty(tiny_labs: Path, tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     done = run_cli("start", TINY, str(tmp_path))

@@ -18,6 +18,7 @@ import pytest
 
 from graders.catalogue import Lab, discover_labs
 from graders.containers.images import STAND_IN_BASE, ensure_image
+from graders.reference import has_steps, make_submission
 from tests.conftest import run_cli
 from tests.support.labs import Mutant, declared_checks, mutants_of
 
@@ -27,9 +28,9 @@ MUTANTS = [(lab, mutant) for lab in LABS for mutant in mutants_of(lab)]
 STARTER_MAX_PERCENT = 20
 
 
-def grade(lab: Lab, folder: Path, out: Path) -> dict[str, Any]:
-    """Grade ``folder`` through the CLI, as a learner would, and return the JSON report."""
-    done = run_cli("grade", lab.id, str(folder), "--out", str(out), "--format", "json")
+def grade(lab: Lab, what: str, out: Path) -> dict[str, Any]:
+    """Grade a folder (or ``--reference``) through the CLI, as a learner would; the JSON report."""
+    done = run_cli("grade", lab.id, what, "--out", str(out), "--format", "json")
     report = json.loads((out / "report.json").read_text())
     assert done.returncode in (0, 1), f"grading errored (exit {done.returncode}):\n{done.stdout}"
     assert report["status"] == "complete", report["errors"]
@@ -47,14 +48,14 @@ def summary(report: dict[str, Any]) -> str:
 def test_reference_solution_scores_100_percent(
     lab: Lab, docker_engine: object, tmp_path: Path
 ) -> None:
-    report = grade(lab, lab.solution, tmp_path)
+    report = grade(lab, "--reference", tmp_path)
     assert report["percent"] == 100, summary(report)
     assert len(report["checks"]) == len(declared_checks(lab))
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
 def test_starter_scores_at_most_20_percent(lab: Lab, docker_engine: object, tmp_path: Path) -> None:
-    report = grade(lab, lab.starter, tmp_path)
+    report = grade(lab, str(lab.starter), tmp_path)
     assert report["percent"] <= STARTER_MAX_PERCENT, summary(report)
 
 
@@ -62,9 +63,11 @@ def test_starter_scores_at_most_20_percent(lab: Lab, docker_engine: object, tmp_
 def test_mutant_loses_exactly_its_checks(
     lab: Lab, mutant: Mutant, docker_engine: docker.DockerClient, tmp_path: Path
 ) -> None:
-    folder = mutant.materialize(lab.solution, tmp_path / "submission")
+    folder = mutant.materialize(lab.solution, tmp_path / "mutant")
+    if has_steps(folder):  # a repository lab: the (patched) steps make the submission
+        folder = make_submission(folder, tmp_path / "submission")
     with images_available(docker_engine, mutant.needs_images):
-        report = grade(lab, folder, tmp_path / "out")
+        report = grade(lab, str(folder), tmp_path / "out")
     requires = {c.id: set(c.spec.requires) for c in declared_checks(lab)}
     lost = {c["id"] for c in report["checks"] if c["points"] < c["max_points"]}
     assert set(mutant.fails) <= lost, f"{mutant.name} kept points it must lose:\n{summary(report)}"

@@ -57,6 +57,7 @@ class ContainerSpec:
     no_network: bool = False
     drop_capabilities: bool = False
     tmpfs_size: str = "64m"
+    scratch: dict[str, str] = field(default_factory=dict)  # more tmpfs: container path -> size
 
 
 def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Container:
@@ -74,6 +75,8 @@ def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Contain
     }
     if spec.read_only:
         options["tmpfs"] = {"/tmp": f"rw,size={spec.tmpfs_size}"}
+    for path, size in spec.scratch.items():
+        options.setdefault("tmpfs", {})[path] = f"rw,exec,size={size},mode=1777"
     if spec.no_network:
         options["network_mode"] = "none"
     elif spec.network:

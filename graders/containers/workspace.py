@@ -1,0 +1,157 @@
+"""A sandbox workspace: one locked-down runner container that several steps of a check run in.
+
+Some labs are graded as a scenario on the learner's project (clone it, pull its data, reproduce a
+pipeline, change a parameter, reproduce again). Each step is a shell script run with ``docker
+exec`` in the same container: the sandbox's rules (non-root, no capabilities, read-only root,
+limits, no network) hold for all of them, and ``/work`` is a size-capped scratch space that lives
+as long as the workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from docker.models.containers import Container
+
+from graders.containers.running import ContainerSpec, Limits, start_container
+from graders.containers.sandbox import OUTPUT_CAP, SandboxResult
+from graders.errors import GraderError
+
+WORK = "/work"
+# git and DVC under the sandbox's rules: HOME and DVC's site cache on the writable /tmp, no
+# analytics, no prompts. Mounted repositories belong to another user: git refuses them unless its
+# *global* config trusts them (command-line config does not reach the upload-pack of a clone).
+VERSION_CONTROL_ENV = {
+    "HOME": "/tmp",
+    "DVC_NO_ANALYTICS": "1",
+    "DVC_SITE_CACHE_DIR": "/tmp/dvc-site",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+VERSION_CONTROL_SETUP = "git config --global safe.directory '*'"
+# Runs the step ($1) under a time limit ($2); keeps only the tail of what it prints.
+_STEP = (
+    'timeout -k 5 "$2" bash -c "$1" >/tmp/.step-out 2>/tmp/.step-err; code=$?; '
+    f"tail -c {OUTPUT_CAP} /tmp/.step-out; tail -c {OUTPUT_CAP} /tmp/.step-err >&2; exit $code"
+)
+_TIMED_OUT = (124, 137)
+
+
+@dataclass
+class Workspace:
+    """A running sandbox container; ``run`` executes one step in it."""
+
+    container: Container
+    env: dict[str, str]
+
+    def run(self, script: str, *, cwd: str = WORK, timeout: float = 300) -> SandboxResult:
+        """Run ``script`` with bash in ``cwd``; a step over ``timeout`` seconds is killed."""
+        started = time.monotonic()
+        exit_code, (stdout, stderr) = self.container.exec_run(
+            ["bash", "-c", _STEP, "step", script, str(int(timeout))],
+            workdir=cwd,
+            environment=self.env,
+            demux=True,
+        )
+        seconds = round(time.monotonic() - started, 3)
+        timed_out = exit_code in _TIMED_OUT and seconds >= timeout
+        return SandboxResult(
+            exit_code,
+            (stdout or b"").decode("utf-8", "replace"),
+            (stderr or b"").decode("utf-8", "replace"),
+            seconds,
+            timed_out=timed_out,
+        )
+
+    def export(self, path: str, target: Path) -> Path:
+        """Copy the folder ``path`` out of the workspace to ``target`` (which must not exist)."""
+        parent, name = path.rstrip("/").rsplit("/", 1)
+        _, stream = self.container.exec_run(
+            ["tar", "-C", parent or "/", "-cf", "-", name], stream=True, stderr=False
+        )
+        with tempfile.TemporaryFile() as archive:
+            for chunk in stream:
+                archive.write(chunk)
+            archive.seek(0)
+            with tarfile.open(fileobj=archive) as tar, tempfile.TemporaryDirectory() as unpacked:
+                tar.extractall(unpacked, filter="data")
+                if not (Path(unpacked) / name).is_dir():
+                    raise GraderError(f"{path} could not be copied out of the sandbox workspace")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                (Path(unpacked) / name).rename(target)
+        return target
+
+
+@contextmanager
+def open_workspace(
+    client: docker.DockerClient,
+    image: str,
+    *,
+    run_id: str,
+    mounts: dict[Path, str],
+    env: dict[str, str],
+    limits: Limits | None = None,
+    scratch_size: str = "1g",
+    setup: str = "",
+) -> Iterator[Workspace]:
+    """Start a workspace container (``mounts`` read-only, no network), run ``setup`` in it, and
+    remove it afterwards.
+
+    Mounted host paths are read as UID 10001, so they must be world-readable.
+    """
+    spec = ContainerSpec(
+        image=image,
+        run_id=run_id,
+        name_hint="workspace",
+        env=env,
+        limits=limits or Limits(cpus=2.0, memory="3g", pids=256),
+        read_only=True,
+        command=["sleep", "infinity"],
+        user="10001:10001",
+        mounts={str(host): inside for host, inside in mounts.items()},
+        no_network=True,
+        drop_capabilities=True,
+        tmpfs_size="256m",
+        scratch={WORK: scratch_size},
+    )
+    container = start_container(client, spec)
+    try:
+        workspace = Workspace(container, env)
+        if setup:
+            done = workspace.run(setup, cwd="/tmp", timeout=60)
+            if not done.ok:
+                raise GraderError(f"the sandbox workspace did not set up: {done.stderr.strip()}")
+        yield workspace
+    finally:
+        container.remove(force=True)
+
+
+def stage_readable(
+    source: Path, target: Path, leave_out: Callable[[str, list[str]], Iterable[str]] | None = None
+) -> Path:
+    """Copy ``source`` to ``target`` (symlinks as links) and make the copy world-readable.
+
+    The sandbox reads mounted files as UID 10001; a learner's files may be private to them.
+    ``leave_out`` is a ``shutil.copytree`` ignore function (folder, names) -> names not to copy.
+    """
+    shutil.copytree(source, target, symlinks=True, ignore=leave_out)
+    for folder, dirs, files in os.walk(target):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                mode = path.stat().st_mode
+                extra = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+                if path.is_dir() or mode & stat.S_IXUSR:
+                    extra |= stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+                path.chmod(mode | extra)
+    target.chmod(target.stat().st_mode | 0o755)
+    return target

@@ -1,0 +1,120 @@
+"""The sandbox workspace and lab steps on a real engine: shared steps, limits, export, failures."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from graders.containers.cleanup import labelled, remove_run_resources
+from graders.containers.sandbox import runner_image
+from graders.containers.workspace import (
+    VERSION_CONTROL_ENV,
+    VERSION_CONTROL_SETUP,
+    Workspace,
+    open_workspace,
+    stage_readable,
+)
+from graders.errors import GraderError
+from graders.reference import make_submission
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def runner(docker_engine: docker.DockerClient) -> str:
+    return runner_image(docker_engine)
+
+
+@pytest.fixture
+def workspace(
+    docker_engine: docker.DockerClient, runner: str, tmp_path: Path
+) -> Iterator[Workspace]:
+    run_id = "test-" + uuid.uuid4().hex[:8]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "hello.txt").write_text("hello\n")
+    try:
+        with open_workspace(
+            docker_engine,
+            runner,
+            run_id=run_id,
+            mounts={tmp_path / "in": "/in"},
+            env=VERSION_CONTROL_ENV,
+            setup=VERSION_CONTROL_SETUP,
+        ) as opened:
+            yield opened
+        assert not labelled(docker_engine, run_id), "the workspace container outlived its block"
+    finally:
+        remove_run_resources(docker_engine, run_id)
+
+
+def test_workspace_steps_share_work_but_not_the_root_filesystem(workspace: Workspace) -> None:
+    assert workspace.run("cp /in/hello.txt /work/kept.txt").ok
+    later = workspace.run("cat /work/kept.txt; id -u; touch /etc/x 2>/dev/null || echo read-only")
+    assert later.stdout.split() == ["hello", "10001", "read-only"]
+
+
+def test_workspace_mounts_are_read_only(workspace: Workspace) -> None:
+    assert not workspace.run("echo changed > /in/hello.txt").ok
+
+
+def test_workspace_has_no_network(workspace: Workspace) -> None:
+    connect = "import socket; socket.create_connection(('1.1.1.1', 53), 3)"
+    done = workspace.run(f'python -c "{connect}"')
+    assert not done.ok and "Network is unreachable" in done.stderr
+
+
+def test_workspace_step_past_its_time_limit_is_stopped(workspace: Workspace) -> None:
+    done = workspace.run("sleep 30", timeout=2)
+    assert done.timed_out and done.seconds < 10
+
+
+def test_workspace_keeps_only_the_tail_of_a_flood_of_output(workspace: Workspace) -> None:
+    done = workspace.run("yes 0123456789 | head -c 5000000; echo END")
+    assert done.ok and len(done.stdout) <= 1_000_000 and done.stdout.endswith("END\n")
+
+
+def test_workspace_export_copies_a_folder_out(workspace: Workspace, tmp_path: Path) -> None:
+    assert workspace.run("mkdir -p /work/out/sub && echo data > /work/out/sub/file.txt").ok
+    copied = workspace.export("/work/out", tmp_path / "copied")
+    assert (copied / "sub" / "file.txt").read_text() == "data\n"
+
+
+def test_stage_readable_opens_private_files_and_keeps_symlinks(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "secret.txt").write_text("x")
+    (source / "secret.txt").chmod(0o600)
+    (source / "link").symlink_to("/etc/passwd")
+    staged = stage_readable(source, tmp_path / "staged")
+    assert (staged / "secret.txt").stat().st_mode & 0o004
+    assert (staged / "link").is_symlink() and str((staged / "link").readlink()) == "/etc/passwd"
+
+
+def test_make_submission_runs_steps_and_returns_the_repository(
+    docker_engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    folder = tmp_path / "solution"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("versioned\n")
+    (folder / "STEPS.sh").write_text(
+        "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t "
+        "commit -q -m first\n"
+    )
+    made = make_submission(folder, tmp_path / "made")
+    assert (made / ".git").is_dir() and (made / "notes.txt").read_text() == "versioned\n"
+    assert not (made / "STEPS.sh").exists()
+
+
+def test_make_submission_with_failing_steps_is_a_grader_error(
+    docker_engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    folder = tmp_path / "solution"
+    folder.mkdir()
+    (folder / "STEPS.sh").write_text("echo about to fail\nexit 3\n")
+    with pytest.raises(GraderError, match="exit 3") as raised:
+        make_submission(folder, tmp_path / "made")
+    assert "about to fail" in raised.value.message
