@@ -83,3 +83,14 @@ def test_the_grader_copy_leaves_out_virtualenvs_and_the_dvc_cache(tmp_path: Path
     staged = stage_readable(tmp_path / "project", tmp_path / "staged", not_needed_for_a_clone)
     kept = sorted(str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file())
     assert kept == [".dvc/config", "dvc-storage/x"]
+
+
+def test_params_changes_name_each_changed_key_with_both_values() -> None:
+    from graders.labs.data_versioning import params_changes
+
+    locked = {"params": {"params.yaml": {"train.n_estimators": 60, "train.seed": 42}}}
+    now = {"params": {"params.yaml": {"train.n_estimators": 80, "train.seed": 42}}}
+    assert params_changes(locked, now) == [
+        "params.yaml has train.n_estimators: 80, the committed dvc.lock 60"
+    ]
+    assert params_changes(now, now) == []

@@ -152,8 +152,7 @@ def test_fresh_clone_reproduces_with_committed_lock(
             continue
         if old.get("cmd") != entry.get("cmd"):
             stale.append(f"stage {name}: cmd changed since dvc.lock was written")
-        if old.get("params") != entry.get("params"):
-            stale.append(f"stage {name}: params {old.get('params')} → {entry.get('params')}")
+        stale += [f"stage {name}: {change}" for change in params_changes(old, entry)]
         old_deps = {d["path"]: d.get("md5") for d in old.get("deps", [])}
         for dep in entry.get("deps", []):
             if dep["path"] not in produced and old_deps.get(dep["path"]) != dep.get("md5"):
@@ -165,6 +164,19 @@ def test_fresh_clone_reproduces_with_committed_lock(
     )
     ran = ", ".join(reproduction.repro.ran) or "nothing"
     record_property("message", f"dvc repro ran {ran}; dvc status is clean")
+
+
+def params_changes(locked: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """How the params of a stage differ between a lock entry and a fresh one, key by key."""
+    changes = []
+    for file in sorted(set(locked.get("params", {})) | set(now.get("params", {}))):
+        old, new = locked.get("params", {}).get(file, {}), now.get("params", {}).get(file, {})
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                changes.append(
+                    f"{file} has {key}: {new.get(key)!r}, the committed dvc.lock {old.get(key)!r}"
+                )
+    return changes
 
 
 @check(

@@ -225,10 +225,10 @@ def pulled_clone(
             f"the default remote {remote['name']!r} points to {remote['url']!r}; the grader can "
             "reach only a folder inside your project that git ignores, such as dvc-storage/"
         )
-    clone.must(
-        f"test -d {SUBMISSION}/{shlex.quote(inside)}",
-        f"the remote's folder {inside}/ is not in your project folder; run dvc push",
-    )
+    if not clone.run(f"test -d {SUBMISSION}/{shlex.quote(inside)}").ok:
+        raise LearnerFailure(
+            f"the remote's folder {inside}/ is not in your project folder: run dvc push"
+        )
     clone.must(
         f"mkdir -p {shlex.quote(inside)} && cp -r {SUBMISSION}/{shlex.quote(inside)}/. "
         f"{shlex.quote(inside)}/",
