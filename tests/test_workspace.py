@@ -94,17 +94,22 @@ def test_stage_readable_opens_private_files_and_keeps_symlinks(tmp_path: Path) -
     assert (staged / "link").is_symlink() and str((staged / "link").readlink()) == "/etc/passwd"
 
 
-def test_make_submission_runs_steps_and_returns_the_repository(
-    docker_engine: docker.DockerClient, tmp_path: Path
-) -> None:
+def folder_with_steps(tmp_path: Path, steps: str) -> Path:
+    """A solution folder with one file and a STEPS.sh."""
     folder = tmp_path / "solution"
     folder.mkdir()
     (folder / "notes.txt").write_text("versioned\n")
-    (folder / "STEPS.sh").write_text(
-        "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t "
-        "commit -q -m first\n"
+    (folder / "STEPS.sh").write_text(steps)
+    return folder
+
+
+def test_make_submission_runs_steps_and_returns_the_repository(
+    docker_engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    commit = (
+        "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm 1"
     )
-    made = make_submission(folder, tmp_path / "made")
+    made = make_submission(folder_with_steps(tmp_path, commit), tmp_path / "made")
     assert (made / ".git").is_dir() and (made / "notes.txt").read_text() == "versioned\n"
     assert not (made / "STEPS.sh").exists()
 
@@ -112,9 +117,7 @@ def test_make_submission_runs_steps_and_returns_the_repository(
 def test_make_submission_with_failing_steps_is_a_grader_error(
     docker_engine: docker.DockerClient, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "solution"
-    folder.mkdir()
-    (folder / "STEPS.sh").write_text("echo about to fail\nexit 3\n")
+    folder = folder_with_steps(tmp_path, "echo about to fail\nexit 3\n")
     with pytest.raises(GraderError, match="exit 3") as raised:
         make_submission(folder, tmp_path / "made")
     assert "about to fail" in raised.value.message

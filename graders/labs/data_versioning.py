@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +167,17 @@ def test_fresh_clone_reproduces_with_committed_lock(
     record_property("message", f"dvc repro ran {ran}; dvc status is clean")
 
 
+def repro_after(clone: Clone, change: Callable[[], str]) -> tuple[str, list[str], bool]:
+    """Make ``change`` (it says what it did), run ``dvc repro``; return what to tell the learner,
+    the stages that ran, and whether the metrics file changed."""
+    before = clone.hashes([METRICS_FILE])[METRICS_FILE]
+    what = change()
+    repro = clone.repro()
+    assert repro.result.ok, f"{what}, dvc repro failed:\n{output_tail(repro.result)}"
+    said = f"{what}, dvc repro ran {', '.join(repro.ran) or 'nothing'}"
+    return said, repro.ran, clone.hashes([METRICS_FILE])[METRICS_FILE] != before
+
+
 def params_changes(locked: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """How the params of a stage differ between a lock entry and a fresh one, key by key."""
     changes = []
@@ -191,18 +203,17 @@ def test_param_change_reruns_train_and_evaluate_only(
 ) -> None:
     """Changing a training param re-runs train and evaluate only, and changes the metric"""
     clone = reproduction.clone.copy("param-change")
-    before = clone.hashes([METRICS_FILE])[METRICS_FILE]
-    current = clone.probe("get-param", CHANGED_PARAM)
-    new = current + 10 if isinstance(current, int) else 50
-    clone.probe("set-param", CHANGED_PARAM, str(new))
-    repro = clone.repro()
-    assert repro.result.ok, f"dvc repro failed after the change:\n{output_tail(repro.result)}"
-    ran = repro.ran
-    said = f"after {CHANGED_PARAM}: {current} → {new}, dvc repro ran {', '.join(ran) or 'nothing'}"
+
+    def raise_the_param() -> str:
+        current = clone.probe("get-param", CHANGED_PARAM)
+        new = current + 10 if isinstance(current, int) else 50
+        clone.probe("set-param", CHANGED_PARAM, str(new))
+        return f"after {CHANGED_PARAM}: {current} → {new}"
+
+    said, ran, metrics_changed = repro_after(clone, raise_the_param)
     assert "train" in ran and "evaluate" in ran, said + "; train and evaluate must re-run"
     assert "prepare" not in ran, said + "; prepare does not read it and must stay cached"
-    after = clone.hashes([METRICS_FILE])[METRICS_FILE]
-    assert after != before, said + f", but {METRICS_FILE} did not change"
+    assert metrics_changed, said + f", but {METRICS_FILE} did not change"
     record_property("message", said)
 
 
@@ -267,16 +278,16 @@ def test_new_raw_data_reruns_every_stage(
     clone = reproduction.clone.copy("new-data")
     tracker = raw_data_tracker(pipeline)
     assert tracker, f"{RAW} is not tracked by DVC"
-    before = clone.hashes([METRICS_FILE])[METRICS_FILE]
-    clone.must(
-        f"cat {GRADER}/hidden.csv >> {RAW} && dvc add {shlex.quote(tracker[1])}",
-        "dvc add of the updated raw data failed",
-    )
-    repro = clone.repro()
-    assert repro.result.ok, f"dvc repro failed on new data:\n{output_tail(repro.result)}"
-    missed = [stage.name for stage in STAGES if stage.name not in repro.ran]
-    said = f"with new rows in {RAW}, dvc repro ran {', '.join(repro.ran) or 'nothing'}"
+
+    def add_hidden_rows() -> str:
+        clone.must(
+            f"cat {GRADER}/hidden.csv >> {RAW} && dvc add {shlex.quote(tracker[1])}",
+            "dvc add of the updated raw data failed",
+        )
+        return f"with new rows in {RAW}"
+
+    said, ran, metrics_changed = repro_after(clone, add_hidden_rows)
+    missed = [stage.name for stage in STAGES if stage.name not in ran]
     assert not missed, said + f"; {', '.join(missed)} did not re-run"
-    after = clone.hashes([METRICS_FILE])[METRICS_FILE]
-    assert after != before, said + f", but {METRICS_FILE} did not change"
+    assert metrics_changed, said + f", but {METRICS_FILE} did not change"
     record_property("message", said)
