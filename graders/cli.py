@@ -20,7 +20,7 @@ from rich.table import Table
 
 from graders.catalogue import discover_labs, find_lab
 from graders.emitters import FORMATS, check_formats, emit
-from graders.errors import BadInput
+from graders.errors import BadInput, GraderError
 from graders.report import RunStatus
 
 EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlops-labs: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except GraderError as exc:  # the machine or a lab's own files, before grading could start
+        print(f"mlops-labs: {exc.message}\nFix: {exc.fix}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # a crash of mlops-labs itself is never the learner's failure
         if os.environ.get("MLOPS_LABS_DEBUG"):
             raise

@@ -118,6 +118,16 @@ def test_start_of_a_versioning_lab_leaves_git_to_the_learner(tmp_path: Path) -> 
     assert not (target / ".git").exists(), "the raw CSV must not go into a commit made for them"
 
 
+def test_reference_that_needs_steps_with_the_engine_down_is_an_error_with_a_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    done = run_cli("grade", "foundation/02-data-versioning", "--reference", "--out", str(tmp_path))
+    assert done.returncode == 3
+    assert "no Docker engine answers" in done.stderr and "Fix: start a Docker engine" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
 def test_start_refuses_a_folder_that_is_not_empty(tiny_labs: Path, tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     done = run_cli("start", TINY, str(tmp_path))
