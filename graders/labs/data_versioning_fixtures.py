@@ -212,9 +212,13 @@ def raw_data_tracker(pipeline: dict[str, Any]) -> tuple[str, str] | None:
 
 @pytest.fixture(scope="session")
 def pulled_clone(
-    fresh_clone: Callable[[str], Clone], pipeline: dict[str, Any], shipped_data: bytes
+    fresh_clone: Callable[[str], Clone],
+    pipeline: dict[str, Any],
+    shipped_data: bytes,
+    progress: Callable[[str], None],
 ) -> Clone:
     """A fresh clone beside a copy of the remote, after ``dvc pull`` of the raw data."""
+    progress("cloning your repository and pulling the raw data from its remote")
     clone = fresh_clone("pulled")
     remote = clone.probe("remote")
     if not remote["name"]:
@@ -262,8 +266,9 @@ class Reproduction:
 
 
 @pytest.fixture(scope="session")
-def reproduction(pulled_clone: Clone) -> Reproduction:
+def reproduction(pulled_clone: Clone, progress: Callable[[str], None]) -> Reproduction:
     """A copy of the pulled clone after ``dvc repro``; fails when the pipeline cannot reproduce."""
+    progress("dvc repro of your whole pipeline in a fresh clone")
     clone = pulled_clone.copy("reproduced")
     committed_lock = clone.probe("lock")
     repro = clone.repro()
