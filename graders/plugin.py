@@ -25,7 +25,7 @@ from graders.errors import BadInput
 from graders.outcomes import CheckProgress, PhaseOutcome, classify
 from graders.report import CheckResult, Outcome, Report, RunStatus
 
-FIXTURE_PLUGINS = ("graders.fixtures.core", "graders.fixtures.docker")
+FIXTURE_PLUGINS = ("graders.fixtures.core", "graders.fixtures.docker", "graders.fixtures.mlflow")
 
 
 class GradingSession:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from graders.catalogue import find_lab
-from graders.labs.data_versioning_data import HEADER, SHIPPED_ROWS, churn_rows, write_csv
+from graders.labs.churn_data import HEADER, SHIPPED_ROWS, churn_rows, write_csv
 from graders.labs.data_versioning_fixtures import (
     HIDDEN_FIRST_ID,
     RAW,

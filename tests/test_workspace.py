@@ -121,3 +121,59 @@ def test_make_submission_with_failing_steps_is_a_grader_error(
     with pytest.raises(GraderError, match="exit 3") as raised:
         make_submission(folder, tmp_path / "made")
     assert "about to fail" in raised.value.message
+
+
+def test_workspace_on_an_internal_network_reaches_its_peer_and_nothing_else(
+    docker_engine: docker.DockerClient, runner: str, tmp_path: Path
+) -> None:
+    from graders.containers.cleanup import run_labels
+    from graders.containers.running import ContainerSpec, start_container
+
+    run_id = "test-" + uuid.uuid4().hex[:8]
+    try:
+        network = docker_engine.networks.create(
+            f"mlops-labs-{run_id}", internal=True, labels=run_labels(run_id)
+        )
+        peer = f"mlops-labs-peer-{run_id}"
+        start_container(
+            docker_engine,
+            ContainerSpec(
+                image=runner,
+                run_id=run_id,
+                name_hint="peer",
+                name=peer,
+                network=network.name,
+                command=["python", "-m", "http.server", "8000", "--directory", "/tmp"],
+            ),
+        )
+        with open_workspace(
+            docker_engine, runner, run_id=run_id, mounts={}, env={}, network=network.name
+        ) as workspace:
+            fetch = f"import urllib.request as u; u.urlopen('http://{peer}:8000/', timeout=3)"
+            reached = workspace.run(
+                f'for i in $(seq 30); do python -c "{fetch}" && break; sleep 0.3; done'
+            )
+            assert reached.ok, reached.stderr
+            outside = "import socket; socket.create_connection(('1.1.1.1', 53), 3)"
+            assert not workspace.run(f'python -c "{outside}"').ok
+    finally:
+        remove_run_resources(docker_engine, run_id)
+
+
+def test_a_stopped_tracking_server_is_an_environment_problem(
+    docker_engine: docker.DockerClient, runner: str
+) -> None:
+    from graders.containers.cleanup import run_labels
+    from graders.errors import EnvironmentProblem
+    from graders.fixtures.mlflow import TrackingServer
+
+    run_id = "test-" + uuid.uuid4().hex[:8]
+    try:
+        stopped = docker_engine.containers.run(
+            runner, ["true"], detach=True, labels=run_labels(run_id)
+        )
+        stopped.wait()
+        with pytest.raises(EnvironmentProblem, match="stopped during the grading"):
+            TrackingServer(stopped, "none", "http://nowhere:5000", 0.0).still_running()
+    finally:
+        remove_run_resources(docker_engine, run_id)

@@ -58,13 +58,14 @@ class ContainerSpec:
     drop_capabilities: bool = False
     tmpfs_size: str = "64m"
     scratch: dict[str, str] = field(default_factory=dict)  # more tmpfs: container path -> size
+    name: str | None = None  # a fixed name (peers on a network reach it by name); default: unique
 
 
 def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Container:
     """Start a detached, labelled container with limits; ports published on 127.0.0.1 only."""
     options: dict[str, Any] = {
         "detach": True,
-        "name": f"mlops-labs-{spec.name_hint}-{uuid.uuid4().hex[:8]}",
+        "name": spec.name or f"mlops-labs-{spec.name_hint}-{uuid.uuid4().hex[:8]}",
         "labels": run_labels(spec.run_id),
         "environment": spec.env,
         "ports": {f"{port}/tcp": ("127.0.0.1", None) for port in spec.publish},

@@ -102,9 +102,10 @@ def open_workspace(
     limits: Limits | None = None,
     scratch_size: str = "1g",
     setup: str = "",
+    network: str | None = None,
 ) -> Iterator[Workspace]:
-    """Start a workspace container (``mounts`` read-only, no network), run ``setup`` in it, and
-    remove it afterwards.
+    """Start a workspace container (``mounts`` read-only; no network, or only ``network``, which
+    should be internal), run ``setup`` in it, and remove it afterwards.
 
     Mounted host paths are read as UID 10001, so they must be world-readable.
     """
@@ -118,7 +119,8 @@ def open_workspace(
         command=["sleep", "infinity"],
         user="10001:10001",
         mounts={str(host): inside for host, inside in mounts.items()},
-        no_network=True,
+        network=network,
+        no_network=network is None,
         drop_capabilities=True,
         tmpfs_size="256m",
         scratch={WORK: scratch_size},

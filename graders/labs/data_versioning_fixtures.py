@@ -33,7 +33,7 @@ from graders.containers.workspace import (
     stage_readable,
 )
 from graders.errors import GraderError, LearnerFailure
-from graders.labs.data_versioning_data import churn_rows
+from graders.labs.churn_data import churn_rows
 
 RAW = "data/raw/churn.csv"
 SUBMISSION = "/submission"
