@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/reference_grade_time.py [--lab foundation/02-data-
                                                        [--repeat 3] [--cold]
 Cold (``--cold``): the sandbox runner image is removed first, so the run rebuilds it (what a learner
 meets on the first grading after setup). Warm: the runner exists. The split of a warm run comes
-from its report: the reference's STEPS.sh (when the lab has one), and each check's own time.
+from its report: the reference's STEPS.sh (when the lab has one), the MLflow server's start (when
+the lab has one), and each check's own time (a check includes the fixtures it is first to need).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def main() -> None:
             make_submission(lab.solution, Path(out) / "made")
             print(f"  of which solution/STEPS.sh: {time.perf_counter() - started:.1f} s")
         print(f"  of which the checks (pytest child): {report['duration']:.1f} s")
+        if "mlflow_server_start_seconds" in report["environment"]:
+            started = report["environment"]["mlflow_server_start_seconds"]
+            print(f"    MLflow server start (in the first check): {started:.1f} s")
         for check in report["checks"]:
             print(f"    {check['criterion']:>2} {check['duration']:6.1f} s  {check['title']}")
 

@@ -1,0 +1,39 @@
+"""The experiment-tracking lab's pieces that need no engine: its data and the grader's readers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graders.catalogue import find_lab
+from graders.labs.churn_data import write_split
+from graders.labs.experiment_tracking import FEATURES, each_run
+from graders.labs.experiment_tracking_fixtures import Sweep
+
+LAB = find_lab("foundation/03-experiment-tracking")
+
+
+def test_shipped_train_and_valid_csvs_regenerate_byte_for_byte(tmp_path: Path) -> None:
+    write_split(tmp_path / "train.csv", tmp_path / "valid.csv", 40_000)
+    for name in ("train.csv", "valid.csv"):
+        assert (tmp_path / name).read_bytes() == (LAB.starter / "data" / name).read_bytes()
+        assert (LAB.solution / "data" / name).read_bytes() == (tmp_path / name).read_bytes()
+
+
+def test_the_provided_train_py_is_the_same_in_starter_and_solution() -> None:
+    assert (LAB.starter / "train.py").read_text() == (LAB.solution / "train.py").read_text()
+
+
+def test_the_graders_feature_set_is_the_csv_header_without_id_and_label() -> None:
+    header = (LAB.starter / "data" / "valid.csv").read_text().splitlines()[0].split(",")
+    assert FEATURES == set(header) - {"customer_id", "churned"}
+
+
+def test_each_run_lists_problems_of_finished_runs_only() -> None:
+    runs = [
+        {"run_id": "aaaaaaaa11", "status": "FINISHED", "tags": {}},
+        {"run_id": "bbbbbbbb22", "status": "FINISHED", "tags": {"x": "1"}},
+        {"run_id": "cccccccc33", "status": "FAILED", "tags": {}},
+    ]
+    sweep = Sweep(None, None, [], None, True, runs)  # type: ignore[arg-type]
+    problems = each_run(sweep, lambda run: None if run["tags"] else "no tags")
+    assert problems == ["run aaaaaaaa: no tags"]
