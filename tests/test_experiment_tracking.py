@@ -37,3 +37,11 @@ def test_each_run_lists_problems_of_finished_runs_only() -> None:
     sweep = Sweep(None, None, [], None, True, runs)  # type: ignore[arg-type]
     problems = each_run(sweep, lambda run: None if run["tags"] else "no tags")
     assert problems == ["run aaaaaaaa: no tags"]
+
+
+def test_grid_point_of_a_run_with_non_numeric_params_is_none() -> None:
+    from graders.labs.experiment_tracking import grid_point
+
+    assert grid_point({"params": {"n_estimators": "40", "max_depth": "8.0"}}) == (40, 8)
+    assert grid_point({"params": {"n_estimators": "many", "max_depth": "8"}}) is None
+    assert grid_point({"params": {}}) is None

@@ -35,6 +35,14 @@ FEATURES = {
 TOLERANCE = 1e-6
 
 
+def grid_point(run: dict[str, Any]) -> tuple[int, int] | None:
+    """The (n_estimators, max_depth) a run logged, or None when they are not numbers."""
+    try:
+        return int(float(run["params"]["n_estimators"])), int(float(run["params"]["max_depth"]))
+    except (KeyError, ValueError):
+        return None
+
+
 def each_run(sweep: Sweep, problem: Any) -> list[str]:
     """``problem(run)`` of every finished run, as 'run <id>: <problem>' lines (None: no problem)."""
     found = [(run["run_id"], problem(run)) for run in sweep.finished]
@@ -78,10 +86,7 @@ def test_runs_have_grid_params_and_validation_metrics(sweep: Sweep) -> None:
 
     problems = each_run(sweep, missing)
     assert not problems, "runs without the grid's params or metrics:\n" + "\n".join(problems)
-    covered = {
-        (int(float(run["params"]["n_estimators"])), int(float(run["params"]["max_depth"])))
-        for run in sweep.finished
-    } & GRID
+    covered = {grid_point(run) for run in sweep.finished} & GRID
     assert len(covered) >= MIN_RUNS, f"the runs cover {len(covered)} points of the grid, not 5"
 
 
@@ -144,7 +149,8 @@ def test_best_run_json_names_the_best_run(sweep: Sweep, record_property: Any) ->
         f"best_run.json is missing or not a JSON object ({sweep.best_run!r})"
     )
     scores = {run["run_id"]: run["metrics"].get(METRIC) for run in sweep.finished}
-    best = max(score for score in scores.values() if score is not None)
+    best = max((score for score in scores.values() if score is not None), default=None)
+    assert best is not None, f"no finished run logged {METRIC}"
     named = str(sweep.best_run.get("run_id"))
     assert named in scores, f"best_run.json names {named!r}, not a finished run of {EXPERIMENT}"
     assert scores[named] == best, (
@@ -167,7 +173,11 @@ def test_best_model_reproduces_its_metric(sweep: Sweep, record_property: Any) ->
     best = max(scored, key=lambda run: run["metrics"][METRIC])
     ready = [model for model in best["models"] if model["ready"]]
     assert ready, f"the best run {best['run_id'][:8]} logged no model"
-    measured = sweep.probe("score", ready[-1]["model_id"], f"{GRADER}/valid.csv")["accuracy"]
+    model_id = ready[-1]["model_id"]
+    scored_model = sweep.probe(
+        "score", model_id, f"{GRADER}/valid.csv", failure=f"the best model {model_id} fails to load"
+    )
+    measured = scored_model["accuracy"]
     logged = best["metrics"][METRIC]
     record_property("measured_accuracy", measured)
     assert abs(measured - logged) <= TOLERANCE, (

@@ -22,7 +22,7 @@ import pytest
 from graders.catalogue import Lab
 from graders.containers.sandbox import SandboxResult
 from graders.containers.workspace import WORK, Workspace, open_workspace, stage_readable
-from graders.errors import GraderError
+from graders.errors import GraderError, LearnerFailure
 from graders.fixtures.mlflow import TrackingServer
 
 EXPERIMENT = "churn-sweep"
@@ -51,11 +51,15 @@ class Sweep:
         """The runs in status FINISHED."""
         return [run for run in self.runs if run["status"] == "FINISHED"]
 
-    def probe(self, *args: str) -> Any:
-        """Run the probe in the sandbox; a probe that fails is a grader error."""
+    def probe(self, *args: str, failure: str = "") -> Any:
+        """Run the probe in the sandbox. When it fails, the learner fails with ``failure`` (say
+        it when the learner's work can make the probe fail); otherwise it is a grader error."""
         done = self.workspace.run(f"python {GRADER}/probe.py {shlex.join(args)}", timeout=300)
         if not done.ok:
-            raise GraderError(f"the MLflow probe failed:\n{done.stderr[-2000:]}")
+            tail = "\n".join(done.stderr.strip().splitlines()[-12:])
+            if failure:
+                raise LearnerFailure(f"{failure}:\n{tail}")
+            raise GraderError(f"the MLflow probe failed:\n{tail}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
