@@ -195,5 +195,10 @@ def test_best_model_reproduces_its_metric(sweep: Sweep, record_property: Any) ->
 )
 def test_nothing_written_to_a_local_store(sweep: Sweep) -> None:
     """Nothing was written to a local mlruns/ or mlflow.db"""
-    found = [path.replace("/work/project/", "") for path in sweep.local_stores]
+    found = [
+        path.replace("/work/project/", "after the run: ").replace(
+            "/submission/", "in your folder: "
+        )
+        for path in sweep.local_stores
+    ]
     assert not found, "a local MLflow store exists:\n" + "\n".join(sorted(set(found)))
