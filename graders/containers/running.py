@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ import docker
 import docker.errors
 import requests
 from docker.models.containers import Container
+from docker.models.networks import Network
 from docker.types import LogConfig
 
 from graders.containers.cleanup import run_labels
@@ -95,6 +97,24 @@ def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Contain
     if spec.user is not None:
         options["user"] = spec.user
     return client.containers.run(spec.image, **options)
+
+
+@contextmanager
+def run_network(
+    client: docker.DockerClient, run_id: str, name: str, *, internal: bool = False
+) -> Iterator[Network]:
+    """A labelled bridge network of run ``run_id`` (``internal``: no route out of the engine),
+    removed afterwards."""
+    network = client.networks.create(
+        name, driver="bridge", internal=internal, labels=run_labels(run_id)
+    )
+    try:
+        yield network
+    finally:
+        try:
+            network.remove()
+        except docker.errors.APIError:
+            pass
 
 
 def host_port(container: Container, port: int) -> int | None:
