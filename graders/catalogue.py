@@ -59,9 +59,8 @@ class Lab:
     time_limit_seconds: int
     requires: Requirements
     path: Path = field(compare=False)
-    start_commit: bool = (
-        True  # `mlops-labs start` commits the starter (false: versioning is the lab)
-    )
+    # `mlops-labs start` git-inits and commits the starter; false where versioning is the lab
+    start_commit: bool = True
 
     @property
     def slug(self) -> str:
