@@ -126,36 +126,30 @@ def test_make_submission_with_failing_steps_is_a_grader_error(
 def test_workspace_on_an_internal_network_reaches_its_peer_and_nothing_else(
     docker_engine: docker.DockerClient, runner: str, tmp_path: Path
 ) -> None:
-    from graders.containers.cleanup import run_labels
-    from graders.containers.running import ContainerSpec, start_container
+    from graders.containers.running import ContainerSpec, run_network, start_container
 
     run_id = "test-" + uuid.uuid4().hex[:8]
+    peer = f"mlops-labs-peer-{run_id}"
+    serve = ["python", "-m", "http.server", "8000", "--directory", "/tmp"]
     try:
-        network = docker_engine.networks.create(
-            f"mlops-labs-{run_id}", internal=True, labels=run_labels(run_id)
-        )
-        peer = f"mlops-labs-peer-{run_id}"
-        start_container(
-            docker_engine,
-            ContainerSpec(
-                image=runner,
-                run_id=run_id,
-                name_hint="peer",
-                name=peer,
-                network=network.name,
-                command=["python", "-m", "http.server", "8000", "--directory", "/tmp"],
-            ),
-        )
-        with open_workspace(
-            docker_engine, runner, run_id=run_id, mounts={}, env={}, network=network.name
-        ) as workspace:
-            fetch = f"import urllib.request as u; u.urlopen('http://{peer}:8000/', timeout=3)"
-            reached = workspace.run(
-                f'for i in $(seq 30); do python -c "{fetch}" && break; sleep 0.3; done'
+        with run_network(docker_engine, run_id, f"mlops-labs-{run_id}", internal=True) as network:
+            start_container(
+                docker_engine,
+                ContainerSpec(
+                    runner, run_id, "peer", name=peer, network=network.name, command=serve
+                ),
             )
-            assert reached.ok, reached.stderr
-            outside = "import socket; socket.create_connection(('1.1.1.1', 53), 3)"
-            assert not workspace.run(f'python -c "{outside}"').ok
+            with open_workspace(
+                docker_engine, runner, run_id=run_id, mounts={}, env={}, network=network.name
+            ) as workspace:
+                fetch = f"import urllib.request as u; u.urlopen('http://{peer}:8000/', timeout=3)"
+                reached = workspace.run(
+                    f'for i in $(seq 30); do python -c "{fetch}" && break; sleep 0.3; done'
+                )
+                assert reached.ok, reached.stderr
+                outside = "import socket; socket.create_connection(('1.1.1.1', 53), 3)"
+                assert not workspace.run(f'python -c "{outside}"').ok
+                docker_engine.containers.get(peer).remove(force=True)
     finally:
         remove_run_resources(docker_engine, run_id)
 
@@ -177,3 +171,15 @@ def test_a_stopped_tracking_server_is_an_environment_problem(
             TrackingServer(stopped, "none", "http://nowhere:5000", 0.0).still_running()
     finally:
         remove_run_resources(docker_engine, run_id)
+
+
+def test_workspace_probe_failure_is_the_learners_only_when_it_says_so(
+    workspace: Workspace,
+) -> None:
+    from graders.errors import LearnerFailure
+
+    assert workspace.probe("-c", "print('{\"ok\": 1}')") == {"ok": 1}
+    with pytest.raises(LearnerFailure, match="your project is broken"):
+        workspace.probe("-c", "raise SystemExit(1)", failure="your project is broken")
+    with pytest.raises(GraderError, match="failed"):
+        workspace.probe("-c", "raise SystemExit(1)")

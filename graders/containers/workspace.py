@@ -9,7 +9,9 @@ as long as the workspace.
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import stat
 import tarfile
@@ -19,13 +21,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.models.containers import Container
 
 from graders.containers.running import ContainerSpec, Limits, start_container
 from graders.containers.sandbox import OUTPUT_CAP, SandboxResult
-from graders.errors import GraderError
+from graders.errors import GraderError, LearnerFailure
 
 WORK = "/work"
 # git and DVC under the sandbox's rules: HOME and DVC's site cache on the writable /tmp, no
@@ -71,6 +74,20 @@ class Workspace:
             seconds,
             timed_out=timed_out,
         )
+
+    def probe(
+        self, program: str, *args: str, cwd: str = WORK, failure: str = "", timeout: float = 300
+    ) -> Any:
+        """Run a grader's probe script (``python PROGRAM ARGS``) and return the JSON it printed
+        last. When it fails, the learner fails with ``failure`` if one is given (say it where the
+        learner's work can make the probe fail); otherwise it is a grader error."""
+        done = self.run(shlex.join(["python", program, *args]), cwd=cwd, timeout=timeout)
+        if not done.ok:
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
+            if failure:
+                raise LearnerFailure(f"{failure}:\n{tail}")
+            raise GraderError(f"the probe {program} {args[0] if args else ''} failed:\n{tail}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
     def export(self, path: str, target: Path) -> Path:
         """Copy the folder ``path`` out of the workspace to ``target`` (which must not exist)."""

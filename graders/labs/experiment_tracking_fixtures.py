@@ -8,7 +8,6 @@ server holds, through a probe that runs in the same sandbox.
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,7 +21,6 @@ import pytest
 from graders.catalogue import Lab
 from graders.containers.sandbox import SandboxResult
 from graders.containers.workspace import WORK, Workspace, open_workspace, stage_readable
-from graders.errors import GraderError, LearnerFailure
 from graders.fixtures.mlflow import TrackingServer
 
 EXPERIMENT = "churn-sweep"
@@ -52,15 +50,8 @@ class Sweep:
         return [run for run in self.runs if run["status"] == "FINISHED"]
 
     def probe(self, *args: str, failure: str = "") -> Any:
-        """Run the probe in the sandbox. When it fails, the learner fails with ``failure`` (say
-        it when the learner's work can make the probe fail); otherwise it is a grader error."""
-        done = self.workspace.run(f"python {GRADER}/probe.py {shlex.join(args)}", timeout=300)
-        if not done.ok:
-            tail = "\n".join(done.stderr.strip().splitlines()[-12:])
-            if failure:
-                raise LearnerFailure(f"{failure}:\n{tail}")
-            raise GraderError(f"the MLflow probe failed:\n{tail}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        """Run the MLflow probe in the sandbox (see ``Workspace.probe`` for ``failure``)."""
+        return self.workspace.probe(f"{GRADER}/probe.py", *args, failure=failure)
 
 
 @pytest.fixture(scope="session")
