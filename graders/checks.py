@@ -83,3 +83,9 @@ class PartialCredit(Exception):
         super().__init__(reason)
         self.fraction = fraction
         self.reason = reason
+
+
+def title_of(function: object) -> str:
+    """A check's title: the first paragraph of its docstring, on one line."""
+    doc = str(getattr(function, "__doc__", None) or getattr(function, "__name__", ""))
+    return " ".join(doc.strip().split("\n\n")[0].split())

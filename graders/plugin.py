@@ -20,7 +20,7 @@ import pytest
 
 from graders import __version__
 from graders.catalogue import find_lab
-from graders.checks import MARKER, MARKER_HELP, CheckSpec, spec_of
+from graders.checks import MARKER, MARKER_HELP, CheckSpec, spec_of, title_of
 from graders.errors import BadInput
 from graders.outcomes import CheckProgress, PhaseOutcome, classify
 from graders.report import CheckResult, Outcome, Report, RunStatus
@@ -234,8 +234,7 @@ def _record(item: pytest.Item, progress: CheckProgress) -> None:
 
 
 def _title(item: pytest.Item) -> str:
-    doc = getattr(getattr(item, "obj", None), "__doc__", None) or item.name
-    return doc.strip().splitlines()[0].strip()
+    return title_of(getattr(item, "obj", None)) or item.name
 
 
 def _path_option(config: pytest.Config, name: str) -> Path | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders.catalogue import Lab
-from graders.checks import MARKER, CheckSpec, spec_of
+from graders.checks import MARKER, CheckSpec, spec_of, title_of
 
 CRITERION = re.compile(r"^(\d+)\. \*\*(.+?)\*\* \((\d+(?:\.\d+)?) points?\)", re.M)
 
@@ -62,7 +62,7 @@ def declared_checks(lab: Lab) -> list[DeclaredCheck]:
     for name, function in vars(module).items():
         marks = [m for m in getattr(function, "pytestmark", []) if m.name == MARKER]
         if name.startswith("test_") and marks:
-            title = (function.__doc__ or "").strip().splitlines()[0]
+            title = title_of(function)
             checks.append(DeclaredCheck(name, title, spec_of(marks[0])))
     return checks
 

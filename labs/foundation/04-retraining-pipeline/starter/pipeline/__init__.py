@@ -1,0 +1,1 @@
+"""A retraining pipeline: new batches in, a model that is never worse out."""

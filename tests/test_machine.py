@@ -1,0 +1,43 @@
+"""How the suite's parallel workers share the machine (``tests.support.machine``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from tests.support.machine import machine_share
+
+
+def hold(folder: Path, alone: bool, name: str, log: list[str], seconds: float = 0.0) -> None:
+    with machine_share(folder, alone=alone):
+        log.append(f"{name} in")
+        time.sleep(seconds)
+        log.append(f"{name} out")
+
+
+def start(
+    folder: Path, alone: bool, name: str, log: list[str], seconds: float = 0.0
+) -> threading.Thread:
+    thread = threading.Thread(target=hold, args=(folder, alone, name, log, seconds))
+    thread.start()
+    time.sleep(0.2)  # let it reach its lock
+    return thread
+
+
+def test_two_shared_holders_run_together(tmp_path: Path) -> None:
+    log: list[str] = []
+    first = start(tmp_path, False, "a", log, 0.6)
+    second = start(tmp_path, False, "b", log, 0.1)
+    first.join(5), second.join(5)
+    assert log == ["a in", "b in", "b out", "a out"]
+
+
+def test_alone_waits_for_shared_holders_and_goes_before_later_ones(tmp_path: Path) -> None:
+    log: list[str] = []
+    shared = start(tmp_path, False, "shared", log, 0.6)
+    alone = start(tmp_path, True, "alone", log, 0.3)
+    later = start(tmp_path, False, "later", log)
+    for thread in (shared, alone, later):
+        thread.join(5)
+    assert log == ["shared in", "shared out", "alone in", "alone out", "later in", "later out"]

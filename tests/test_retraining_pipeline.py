@@ -1,0 +1,273 @@
+"""The retraining-pipeline lab's own pieces: its data, the crontab reader, and the probe that
+watches a run (on a real engine, with tiny stand-in pipelines that make each mistake on purpose)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from graders.catalogue import find_lab
+from graders.containers.cleanup import remove_run_resources
+from graders.containers.sandbox import runner_image
+from graders.containers.workspace import Workspace, open_workspace, stage_readable
+from graders.labs.churn_data import HEADER
+from graders.labs.crontab import parse_crontab, split_percent
+from graders.labs.retraining_data import (
+    SHIPPED,
+    Batch,
+    hidden_batches,
+    shipped_files,
+    write_shipped,
+)
+from graders.labs.retraining_pipeline_fixtures import PROBE
+
+LAB = find_lab("foundation/04-retraining-pipeline")
+SHARED_CODE = ("pipeline/__init__.py", "pipeline/__main__.py", "pipeline/model.py")
+RANGES = {"tenure_months": (0, 72), "support_calls": (0, 10), "age": (18, 90), "churned": (0, 1)}
+
+
+def table(batch: Batch) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(batch.content.decode())))
+
+
+def test_shipped_data_regenerates_byte_for_byte(tmp_path: Path) -> None:
+    write_shipped(tmp_path)
+    for path in SHIPPED:
+        assert (tmp_path / path).read_bytes() == (LAB.starter / "data" / path).read_bytes()
+        assert (LAB.solution / "data" / path).read_bytes() == (tmp_path / path).read_bytes()
+
+
+def test_starter_and_solution_share_the_provided_code() -> None:
+    for path in SHARED_CODE:
+        assert (LAB.starter / path).read_text() == (LAB.solution / path).read_text(), path
+
+
+def test_hidden_batches_have_new_customers_and_distinct_names() -> None:
+    batches = hidden_batches()
+    shipped = {
+        row.split(",")[0]
+        for content in shipped_files().values()
+        for row in content.decode().split()
+    }
+    seen: set[str] = set()
+    for batch in batches.values():
+        ids = {row["customer_id"] for row in table(batch)}
+        assert not ids & shipped and not ids & seen, batch.name
+        seen |= ids
+    assert len({b.name for b in batches.values()}) == len(batches)
+
+
+def test_each_bad_batch_breaks_only_its_column() -> None:
+    for role, batch in hidden_batches().items():
+        broken = {column for row in table(batch) for column in contract_breaches(row)}
+        if role.startswith("bad-"):
+            assert broken == {batch.broken_column}, batch.name
+        else:
+            assert not broken, batch.name
+
+
+def contract_breaches(row: dict[str, Any]) -> set[str]:
+    """The columns of ``row`` that break the lab's data contract (a plain reading of it)."""
+    found = {column for column in HEADER.split(",") if column not in row}
+    for column, (low, high) in RANGES.items():
+        value = row.get(column)
+        if value is not None and (not value.lstrip("-").isdigit() or not low <= int(value) <= high):
+            found.add(column)
+    charges = row.get("monthly_charges")
+    if charges is not None:
+        try:
+            assert 18 <= float(charges) <= 120
+        except (ValueError, AssertionError):
+            found.add("monthly_charges")
+    return found
+
+
+def test_the_poisoned_batch_has_every_label_flipped() -> None:
+    poisoned = table(hidden_batches()["poisoned"])
+    assert len(poisoned) > 8_000 + 2_000  # more than the training set: it flips what is learned
+    from graders.labs.churn_data import churn_rows
+
+    original = [line.rsplit(",", 1)[1] for line in churn_rows(4301, 12_000, 2_000_001)]
+    assert [row["churned"] for row in poisoned] == [str(1 - int(v)) for v in original]
+
+
+@pytest.mark.parametrize(
+    ("text", "schedule", "command"),
+    [
+        (
+            "30 2 * * * cd /srv && python -m pipeline run",
+            "30 2 * * *",
+            "cd /srv && python -m pipeline run",
+        ),
+        (
+            "*/15 0-6,22-23 1-31/2 jan-dec mon-fri run",
+            "*/15 0-6,22-23 1-31/2 jan-dec mon-fri",
+            "run",
+        ),
+        ("@daily run", "@daily", "run"),
+        ("# a comment\nPATH=/usr/local/bin:/usr/bin\n\n0 0 * * 7 run", "0 0 * * 7", "run"),
+    ],
+)
+def test_crontab_job_lines_are_read_like_cron(text: str, schedule: str, command: str) -> None:
+    _, jobs = parse_crontab(text)
+    assert [(job.schedule, job.command) for job in jobs] == [(schedule, command)]
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("30 2 * * python -m pipeline run", "'python' is not a valid day of week"),
+        ("60 2 * * * run", "'60' is not a valid minute"),
+        ("0 5-1 * * * run", "runs backwards"),
+        ("*/0 * * * * run", "bad step"),
+        ("@reboot run", "not a schedule"),
+        ("@fortnightly run", "unknown schedule"),
+        ("0 0 * *", "five time fields"),
+    ],
+)
+def test_crontab_lines_cron_rejects_name_the_line_and_why(text: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match="line 1") as raised:
+        parse_crontab(text)
+    assert complaint in str(raised.value)
+
+
+def test_crontab_environment_lines_lose_one_pair_of_quotes() -> None:
+    environment, jobs = parse_crontab('PROJECT_DIR="/srv/my project"\nA = b\n@hourly x\n')
+    assert environment == {"PROJECT_DIR": "/srv/my project", "A": "b"} and len(jobs) == 1
+
+
+def test_crontab_percent_ends_the_command_unless_escaped() -> None:
+    assert split_percent(r"date +\%F >> log") == ("date +%F >> log", "")
+    assert split_percent("mail -s hi me%line one%line two") == (
+        "mail -s hi me",
+        "line one\nline two",
+    )
+
+
+# The probe, on a real engine: tiny pipelines that each do one thing to the served model.
+IN_PLACE = """
+import time, pathlib
+time.sleep(0.3)
+pathlib.Path("models/current/model.joblib").write_bytes(b"new")
+"""
+WITH_A_GAP = """
+import shutil, time, pathlib
+time.sleep(0.3)
+shutil.rmtree("models/v1")
+time.sleep(0.2)
+pathlib.Path("models/v1").mkdir()
+pathlib.Path("models/v1/model.joblib").write_bytes(b"new")
+"""
+ATOMIC = """
+import os, pathlib, time
+time.sleep(0.3)
+pathlib.Path("models/v2").mkdir()
+pathlib.Path("models/v2/model.joblib").write_bytes(b"new")
+os.symlink("v2", "models/.next")
+os.replace("models/.next", "models/current")
+"""
+SLOW = """
+import pathlib, time
+time.sleep(0.5)
+pathlib.Path("models/.tmp-v2").mkdir()
+time.sleep(30)
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_workspace(
+    docker_engine: docker.DockerClient, tmp_path_factory: Any
+) -> Iterator[Workspace]:
+    run_id = "test-" + uuid.uuid4().hex[:8]
+    folder = tmp_path_factory.mktemp("probe") / "grader"
+    folder.mkdir()
+    shutil.copy(PROBE, folder / "probe.py")
+    (folder / "holdout.csv").write_text(HEADER + "\n")
+    try:
+        with open_workspace(
+            docker_engine,
+            runner_image(docker_engine),
+            run_id=run_id,
+            mounts={stage_readable(folder, folder.with_name("mounted")): "/grader"},
+            env={"HOME": "/tmp"},
+        ) as workspace:
+            yield workspace
+    finally:
+        remove_run_resources(docker_engine, run_id)
+
+
+def watched(workspace: Workspace, pipeline: str, *flags: str) -> dict[str, Any]:
+    """Make a project whose served model is models/v1, with ``pipeline`` as its run; watch it."""
+    project = f"/work/{uuid.uuid4().hex[:8]}"
+    setup = (
+        f"mkdir -p {project}/pipeline {project}/models/v1 {project}/data && cd {project} && "
+        "printf old > models/v1/model.joblib && ln -s v1 models/current && "
+        f"cat > pipeline/__main__.py <<'EOF'\n{pipeline}\nEOF"
+    )
+    assert workspace.run(setup).ok
+    found = workspace.probe(
+        "/grader/probe.py", "run", project, "--holdout=/grader/holdout.csv", *flags
+    )
+    return dict(found)
+
+
+@pytest.mark.docker
+def test_probe_sees_the_served_model_written_in_place(probe_workspace: Workspace) -> None:
+    run = watched(probe_workspace, IN_PLACE)["run"]
+    assert run["violations"] == ["models/current/model.joblib was written in place"]
+
+
+@pytest.mark.docker
+def test_probe_sees_models_current_missing_for_a_moment(probe_workspace: Workspace) -> None:
+    run = watched(probe_workspace, WITH_A_GAP)["run"]
+    assert "models/current had no model.joblib for a moment" in run["violations"]
+
+
+@pytest.mark.docker
+def test_probe_accepts_a_link_swapped_with_one_rename(probe_workspace: Workspace) -> None:
+    found = watched(probe_workspace, ATOMIC)
+    assert found["run"]["violations"] == [] and found["run"]["exit_code"] == 0
+    assert found["state"]["current"]["link"] == "v2"
+    assert 0.2 < found["run"]["first_model_write"] < 5
+
+
+@pytest.mark.docker
+def test_probe_kills_the_whole_run_at_the_first_write_under_models(
+    probe_workspace: Workspace,
+) -> None:
+    found = watched(probe_workspace, SLOW, "--kill-on-model-write")
+    assert found["run"]["killed"] and found["run"]["seconds"] < 5
+    assert "models/.tmp-v2: a leftover of an unfinished run" in found["state"]["invalid"]
+
+
+@pytest.mark.docker
+def test_probe_kills_after_the_given_seconds(probe_workspace: Workspace) -> None:
+    run = watched(probe_workspace, SLOW, "--kill-after=1")["run"]
+    assert run["killed"] and not run["timed_out"] and 1 <= run["seconds"] < 5
+
+
+@pytest.mark.docker
+def test_probe_state_flags_half_written_files(probe_workspace: Workspace) -> None:
+    project = f"/work/{uuid.uuid4().hex[:8]}"
+    assert probe_workspace.run(
+        f"mkdir -p {project}/data/training {project}/models && cd {project} && "
+        "printf 'a,b\\n1,2\\n3' > data/training/cut.csv && printf 'a,b\\n1,2\\n' > data/ok.csv && "
+        "printf '{' > models/meta.json && touch data/.gitkeep models/model.joblib~"
+    ).ok
+    found = probe_workspace.probe(
+        "/grader/probe.py", "state", project, "--holdout=/grader/holdout.csv"
+    )
+    assert found["state"]["invalid"] == [
+        "data/training/cut.csv: ends in the middle of a line",
+        "models/meta.json: cannot be read (JSONDecodeError: Expecting property name enclosed in "
+        "double quotes: line 1 column 2 (char 1))",
+        "models/model.joblib~: a leftover of an unfinished run",
+    ]
