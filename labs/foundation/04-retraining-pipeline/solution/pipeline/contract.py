@@ -45,7 +45,8 @@ def problems(path: Path) -> list[str]:
             numbers = pd.to_numeric(present, errors="coerce")
             if numbers.isna().any():
                 bad = present[numbers.isna()].iloc[0]
-                found.append(f"{column}: {int(numbers.isna().sum())} values are not numbers, e.g. {bad!r}")
+                count = int(numbers.isna().sum())
+                found.append(f"{column}: {count} values are not numbers, e.g. {bad!r}")
                 continue
             low, high = INTEGER.get(column) or DECIMAL[column]
             if column in INTEGER and (numbers != numbers.round()).any():

@@ -72,5 +72,6 @@ def settle(data: Path, batch: Path, entry: dict) -> None:
     if target.exists():  # another batch once had this name: keep both
         target = target_dir / f"{batch.stem}-{entry['sha256'][:8]}{batch.suffix}"
     if entry["decision"] == "quarantined":
-        store.write_atomically(target.with_name(target.name + ".reason.txt"), entry["reason"] + "\n")
+        reason = target.with_name(target.name + ".reason.txt")
+        store.write_atomically(reason, entry["reason"] + "\n")
     os.replace(batch, target)
