@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.machine import TIMED_UNDER_LOAD, machine_share
+from graders.timing import MACHINE_LOCK, machine_share
+
+# Labs whose graders time a section under load (see graders.timing): their gradings take no share
+# of the machine, and their measured sections take it alone.
+TIMED_UNDER_LOAD = {"foundation/01-containerize-model"}
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -29,16 +33,25 @@ def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def machine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Tests on the engine share the machine between parallel workers; a grading of a lab timed
-    under load has it alone (see ``tests.support.machine``)."""
+def machine(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """Tests on the engine share the machine between parallel workers. A grading of a lab that
+    times a section under load holds no share: its measured section takes the machine alone
+    (``MLOPS_LABS_MACHINE_LOCK``), which it could not while its own test held a share."""
     if request.node.get_closest_marker("docker") is None:
         yield
         return
+    folder = tmp_path_factory.getbasetemp().parent / "machine"
     callspec = getattr(request.node, "callspec", None)
     lab = callspec.params.get("lab") if callspec else None
-    alone = getattr(lab, "id", None) in TIMED_UNDER_LOAD
-    with machine_share(tmp_path_factory.getbasetemp().parent / "machine", alone=alone):
+    if getattr(lab, "id", None) in TIMED_UNDER_LOAD:
+        monkeypatch.setenv(MACHINE_LOCK, str(folder))
+        yield
+        return
+    with machine_share(folder, alone=False):
         yield
 
 

@@ -1,4 +1,4 @@
-"""How the suite's parallel workers share the machine (``tests.support.machine``)."""
+"""How parallel gradings share the machine (``graders.timing``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import threading
 import time
 from pathlib import Path
 
-from tests.support.machine import machine_share
+import pytest
+
+from graders.timing import MACHINE_LOCK, machine_share, measured_alone
 
 
 def hold(folder: Path, alone: bool, name: str, log: list[str], seconds: float = 0.0) -> None:
@@ -41,3 +43,23 @@ def test_alone_waits_for_shared_holders_and_goes_before_later_ones(tmp_path: Pat
     for thread in (shared, alone, later):
         thread.join(5)
     assert log == ["shared in", "shared out", "alone in", "alone out", "later in", "later out"]
+
+
+def test_measured_alone_locks_nothing_without_a_lock_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MACHINE_LOCK, raising=False)
+    with machine_share(tmp_path, alone=True), measured_alone():
+        pass  # would wait for itself forever if it took the lock
+
+
+def test_measured_alone_waits_for_shared_holders_in_the_lock_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MACHINE_LOCK, str(tmp_path))
+    log: list[str] = []
+    shared = start(tmp_path, False, "shared", log, 0.5)
+    with measured_alone():
+        log.append("measured")
+    shared.join(5)
+    assert log == ["shared in", "shared out", "measured"]

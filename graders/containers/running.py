@@ -61,6 +61,8 @@ class ContainerSpec:
     tmpfs_size: str = "64m"
     scratch: dict[str, str] = field(default_factory=dict)  # more tmpfs: container path -> size
     name: str | None = None  # a fixed name (peers on a network reach it by name); default: unique
+    aliases: tuple[str, ...] = ()  # more names on ``network`` (a service name, unique per network)
+    volumes: dict[str, str] = field(default_factory=dict)  # named volume -> path, read-write
 
 
 def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Container:
@@ -84,10 +86,13 @@ def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Contain
         options["network_mode"] = "none"
     elif spec.network:
         options["network"] = spec.network
-    if spec.mounts:
-        options["volumes"] = {
-            host: {"bind": inside, "mode": "ro"} for host, inside in spec.mounts.items()
-        }
+        if spec.aliases:
+            endpoint = client.api.create_endpoint_config(aliases=list(spec.aliases))
+            options["networking_config"] = {spec.network: endpoint}
+    options["volumes"] = {
+        **{host: {"bind": inside, "mode": "ro"} for host, inside in spec.mounts.items()},
+        **{volume: {"bind": inside, "mode": "rw"} for volume, inside in spec.volumes.items()},
+    }
     if spec.drop_capabilities:
         options["cap_drop"] = ["ALL"]
     if spec.command is not None:
