@@ -3,9 +3,11 @@
 When several gradings share a machine (our suite's parallel workers, an instructor's parallel
 batch), a neighbour's build would cost a latency check its points. Everything that runs in
 parallel takes the machine *shared* or *alone* with two ``flock`` files in one folder; the gate
-gives a section that waits to be alone priority over shared holders that come later. A check's
-measured section goes alone when ``MLOPS_LABS_MACHINE_LOCK`` names that folder; without it (one
-grading at a time) nothing is locked.
+gives a holder that waits to be alone priority over shared holders that come later.
+
+When ``MLOPS_LABS_MACHINE_LOCK`` names that folder, a grading holds the machine shared from start
+to end (``grading_share``) and trades that for the machine alone around a measured section
+(``measured_alone``). Without it (one grading at a time) nothing is locked.
 """
 
 from __future__ import annotations
@@ -19,31 +21,89 @@ from pathlib import Path
 MACHINE_LOCK = "MLOPS_LABS_MACHINE_LOCK"
 
 
+class MachineShare:
+    """One holder's share of the machine, through the two lock files in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._gate = open(folder / "machine.gate", "a")  # noqa: SIM115 (closed in close())
+        self._lock = open(folder / "machine.lock", "a")  # noqa: SIM115
+        self.alone: bool | None = None  # None while not held
+
+    def take(self, *, alone: bool) -> None:
+        """Wait for the machine, shared or alone."""
+        fcntl.flock(self._gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:  # a shared holder lets the next one in at once
+                fcntl.flock(self._gate, fcntl.LOCK_UN)
+        self.alone = alone
+
+    def give_back(self) -> None:
+        """Let go of what ``take`` got (nothing when nothing is held)."""
+        if self.alone is None:
+            return
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        if self.alone:
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+        self.alone = None
+
+    def close(self) -> None:
+        """Give back and close the lock files."""
+        self.give_back()
+        self._gate.close()
+        self._lock.close()
+
+
 @contextmanager
 def machine_share(folder: Path, *, alone: bool) -> Iterator[None]:
     """Hold the machine shared with other gradings, or ``alone``, for the ``with`` block."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "machine.gate", "a") as gate, open(folder / "machine.lock", "a") as lock:
-        fcntl.flock(gate, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-        finally:
-            if not alone:  # a shared holder lets the next one in at once
-                fcntl.flock(gate, fcntl.LOCK_UN)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            if alone:
-                fcntl.flock(gate, fcntl.LOCK_UN)
+    share = MachineShare(folder)
+    try:
+        share.take(alone=alone)
+        yield
+    finally:
+        share.close()
+
+
+_grading: list[MachineShare] = []  # this process's share for its whole grading, while it runs
 
 
 @contextmanager
-def measured_alone() -> Iterator[None]:
-    """Hold the machine alone for a measurement, when gradings share it (see the module)."""
+def grading_share() -> Iterator[None]:
+    """Hold the machine shared for a whole grading, when ``MLOPS_LABS_MACHINE_LOCK`` is set."""
     folder = os.environ.get(MACHINE_LOCK)
     if not folder:
         yield
         return
-    with machine_share(Path(folder), alone=True):
+    share = MachineShare(Path(folder))
+    share.take(alone=False)
+    _grading.append(share)
+    try:
         yield
+    finally:
+        _grading.remove(share)
+        share.close()
+
+
+@contextmanager
+def measured_alone() -> Iterator[None]:
+    """Hold the machine alone for a measurement, when gradings share it (see the module): the
+    grading's shared hold is traded for the machine alone, and taken back afterwards."""
+    folder = os.environ.get(MACHINE_LOCK)
+    if not folder:
+        yield
+        return
+    if not _grading:
+        with machine_share(Path(folder), alone=True):
+            yield
+        return
+    share = _grading[-1]
+    share.give_back()
+    share.take(alone=True)
+    try:
+        yield
+    finally:
+        share.give_back()
+        share.take(alone=False)

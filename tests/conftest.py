@@ -15,8 +15,7 @@ import pytest
 
 from graders.timing import MACHINE_LOCK, machine_share
 
-# Labs whose graders time a section under load (see graders.timing): their gradings take no share
-# of the machine, and their measured sections take it alone.
+# Labs whose graders time a section under load (see graders.timing): their gradings go first.
 TIMED_UNDER_LOAD = {"foundation/01-containerize-model"}
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,21 +37,35 @@ def machine(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    """Tests on the engine share the machine between parallel workers. A grading of a lab that
-    times a section under load holds no share: its measured section takes the machine alone
-    (``MLOPS_LABS_MACHINE_LOCK``), which it could not while its own test held a share."""
+    """Tests on the engine share the machine between parallel workers (see ``graders.timing``).
+    A whole-lab grading (marked ``slow``) holds no share itself: the grading it starts holds one,
+    through ``MLOPS_LABS_MACHINE_LOCK``, so that its measured sections can trade it for the
+    machine alone (they could not while their own test held a share)."""
     if request.node.get_closest_marker("docker") is None:
         yield
         return
     folder = tmp_path_factory.getbasetemp().parent / "machine"
-    callspec = getattr(request.node, "callspec", None)
-    lab = callspec.params.get("lab") if callspec else None
-    if getattr(lab, "id", None) in TIMED_UNDER_LOAD:
+    if request.node.get_closest_marker("slow") is not None:
         monkeypatch.setenv(MACHINE_LOCK, str(folder))
         yield
         return
     with machine_share(folder, alone=False):
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Gradings of labs that time a section under load run first, side by side: their
+    neighbours then are short gradings of the same kind, so a measured section waits little for
+    the machine alone. The other gradings follow, before the quick tests."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow") is None:
+            return 2
+        callspec = getattr(item, "callspec", None)
+        lab = callspec.params.get("lab") if callspec else None
+        return 0 if getattr(lab, "id", None) in TIMED_UNDER_LOAD else 1
+
+    items.sort(key=rank)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.timing import MACHINE_LOCK, machine_share, measured_alone
+from graders.timing import MACHINE_LOCK, grading_share, machine_share, measured_alone
 
 
 def hold(folder: Path, alone: bool, name: str, log: list[str], seconds: float = 0.0) -> None:
@@ -63,3 +63,22 @@ def test_measured_alone_waits_for_shared_holders_in_the_lock_folder(
         log.append("measured")
     shared.join(5)
     assert log == ["shared in", "shared out", "measured"]
+
+
+def test_a_grading_trades_its_share_for_the_machine_alone_while_it_measures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MACHINE_LOCK, str(tmp_path))
+    log: list[str] = []
+    other = start(tmp_path, False, "other", log, 0.6)  # another grading, side by side
+    with grading_share():
+        log.append("grading in")
+        with measured_alone():
+            log.append("measured")
+        log.append("shared again")
+        later = start(tmp_path, False, "later", log)
+        later.join(5)
+    other.join(5)
+    assert log == [
+        "other in", "grading in", "other out", "measured", "shared again", "later in", "later out"
+    ]  # fmt: skip

@@ -15,6 +15,7 @@ from graders.containers.workspace import (
     VERSION_CONTROL_ENV,
     VERSION_CONTROL_SETUP,
     Workspace,
+    leaving_out,
     open_workspace,
     stage_readable,
 )
@@ -183,3 +184,10 @@ def test_workspace_probe_failure_is_the_learners_only_when_it_says_so(
         workspace.probe("-c", "raise SystemExit(1)", failure="your project is broken")
     with pytest.raises(GraderError, match="failed"):
         workspace.probe("-c", "raise SystemExit(1)")
+
+
+def test_leaving_out_drops_environments_caches_and_the_names_given() -> None:
+    ignore = leaving_out(".git")
+    names = [".venv", "__pycache__", "node_modules", ".git", "src", "data", ".gitignore"]
+    assert ignore("any/folder", names) == {".venv", "__pycache__", "node_modules", ".git"}
+    assert leaving_out()("any/folder", names) == {".venv", "__pycache__", "node_modules"}

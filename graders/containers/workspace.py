@@ -31,6 +31,12 @@ from graders.containers.sandbox import OUTPUT_CAP, SandboxResult
 from graders.errors import GraderError, LearnerFailure
 
 WORK = "/work"
+SUBMISSION = "/submission"  # where a workspace mounts the learner's folder (read-only)
+GRADER = "/grader"  # where it mounts the grader's own files: probes, hidden data (read-only)
+# Never copied from a learner's folder: virtual environments and caches.
+NOT_WORK = frozenset(
+    {".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache"}
+)
 # git and DVC under the sandbox's rules: HOME and DVC's site cache on the writable /tmp, no
 # analytics, no prompts. Mounted repositories belong to another user: git refuses them unless its
 # *global* config trusts them (command-line config does not reach the upload-pack of a clone).
@@ -152,6 +158,44 @@ def open_workspace(
         yield workspace
     finally:
         container.remove(force=True)
+
+
+def leaving_out(*names: str) -> Callable[[str, list[str]], set[str]]:
+    """A ``shutil.copytree`` ignore function: ``NOT_WORK`` and ``names``, in every folder."""
+    out = NOT_WORK | set(names)
+    return lambda _folder, found: {name for name in found if name in out}
+
+
+@contextmanager
+def submission_workspace(
+    client: docker.DockerClient,
+    image: str,
+    *,
+    submission: Path,
+    grader_files: Path,
+    run_id: str,
+    env: dict[str, str],
+    leave_out: Callable[[str, list[str]], Iterable[str]] | None = None,
+    scratch_size: str = "1g",
+    setup: str = "",
+    network: str | None = None,
+) -> Iterator[Workspace]:
+    """A workspace with a world-readable copy of the learner's folder at ``SUBMISSION`` (without
+    ``leave_out``, by default ``leaving_out()``) and ``grader_files`` at ``GRADER``."""
+    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-") as temporary:
+        copy = Path(temporary) / "submission"
+        staged = stage_readable(submission, copy, leave_out or leaving_out())
+        with open_workspace(
+            client,
+            image,
+            run_id=run_id,
+            mounts={staged: SUBMISSION, grader_files: GRADER},
+            env=env,
+            scratch_size=scratch_size,
+            setup=setup,
+            network=network,
+        ) as workspace:
+            yield workspace
 
 
 def stage_readable(

@@ -24,26 +24,26 @@ import pytest
 from graders.catalogue import Lab
 from graders.containers.sandbox import SandboxResult
 from graders.containers.workspace import (
+    GRADER,
+    NOT_WORK,
+    SUBMISSION,
     VERSION_CONTROL_ENV,
     VERSION_CONTROL_SETUP,
     WORK,
     Workspace,
-    open_workspace,
     stage_readable,
+    submission_workspace,
 )
 from graders.errors import GraderError, LearnerFailure
 from graders.labs.churn_data import churn_rows
 
 RAW = "data/raw/churn.csv"
-SUBMISSION = "/submission"
-GRADER = "/grader"
 PROBE = Path(__file__).with_name("data_versioning_probe.py")
 HIDDEN_ROWS = 5_000
 HIDDEN_FIRST_ID = 1_000_001
 REPRO_TIMEOUT = 300
 _RAN = re.compile(r"^Running stage '([^']+)'", re.M)
 _TAIL = 15
-LEFT_OUT = {".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache"}
 
 
 @dataclass
@@ -134,7 +134,7 @@ def grader_files(run_id: str) -> Iterator[Path]:
 def not_needed_for_a_clone(folder: str, names: list[str]) -> set[str]:
     """What the grader leaves out of its copy of the learner's folder: virtual environments,
     caches and DVC's own cache (a clone has its own; data comes from the remote)."""
-    left_out = {name for name in names if name in LEFT_OUT}
+    left_out = {name for name in names if name in NOT_WORK}
     if Path(folder).name == ".dvc":
         left_out |= {name for name in names if name in ("cache", "tmp")}
     return left_out
@@ -149,19 +149,17 @@ def project_workspace(
     run_id: str,
 ) -> Iterator[Workspace]:
     """A sandbox with the learner's folder at /submission (read-only) and room to clone it."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-") as temporary:
-        staged = stage_readable(
-            submission_dir, Path(temporary) / "submission", leave_out=not_needed_for_a_clone
-        )
-        with open_workspace(
-            docker_client,
-            sandbox_image,
-            run_id=run_id,
-            mounts={staged: SUBMISSION, grader_files: GRADER},
-            env=VERSION_CONTROL_ENV,
-            setup=VERSION_CONTROL_SETUP,
-        ) as workspace:
-            yield workspace
+    with submission_workspace(
+        docker_client,
+        sandbox_image,
+        submission=submission_dir,
+        grader_files=grader_files,
+        run_id=run_id,
+        env=VERSION_CONTROL_ENV,
+        leave_out=not_needed_for_a_clone,
+        setup=VERSION_CONTROL_SETUP,
+    ) as workspace:
+        yield workspace
 
 
 @pytest.fixture(scope="session")

@@ -20,16 +20,21 @@ import pytest
 
 from graders.catalogue import Lab
 from graders.containers.sandbox import SandboxResult
-from graders.containers.workspace import WORK, Workspace, open_workspace, stage_readable
+from graders.containers.workspace import (
+    GRADER,
+    SUBMISSION,
+    WORK,
+    Workspace,
+    stage_readable,
+    submission_workspace,
+)
 from graders.fixtures.mlflow import TrackingServer
 
 EXPERIMENT = "churn-sweep"
 COMMANDS = ("python sweep.py", "python select_best.py")
 SWEEP_TIMEOUT = 600
 PROJECT = f"{WORK}/project"
-GRADER = "/grader"
 PROBE = Path(__file__).with_name("experiment_tracking_probe.py")
-LEFT_OUT = {".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache"}
 LOCAL_STORES = "\\( -name mlruns -type d -o -name 'mlflow.db*' \\)"
 
 
@@ -65,12 +70,7 @@ def sweep(
     progress: Callable[[str], None],
 ) -> Iterator[Sweep]:
     """Run ``python sweep.py`` then ``python select_best.py`` in a copy of the submission."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-") as temporary:
-        staged = stage_readable(
-            submission_dir,
-            Path(temporary) / "submission",
-            lambda _folder, names: {name for name in names if name in LEFT_OUT},
-        )
+    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-grader-") as temporary:
         grader = Path(temporary) / "grader-files"
         grader.mkdir()
         shutil.copy(PROBE, grader / "probe.py")
@@ -83,21 +83,22 @@ def sweep(
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
             "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
         }
-        with open_workspace(
+        with submission_workspace(
             docker_client,
             sandbox_image,
+            submission=submission_dir,
+            grader_files=stage_readable(grader, grader.with_name("g")),
             run_id=run_id,
-            mounts={staged: "/submission", stage_readable(grader, grader.with_name("g")): GRADER},
             env=env,
             network=mlflow_server.network,
         ) as workspace:
             progress("running python sweep.py and python select_best.py against the server")
             result = workspace.run(
-                f"cp -a /submission {PROJECT} && cd {PROJECT} && " + " && ".join(COMMANDS),
+                f"cp -a {SUBMISSION} {PROJECT} && cd {PROJECT} && " + " && ".join(COMMANDS),
                 timeout=SWEEP_TIMEOUT,
             )
             mlflow_server.still_running()
-            stores = workspace.run(f"find {PROJECT} /submission {LOCAL_STORES} -print")
+            stores = workspace.run(f"find {PROJECT} {SUBMISSION} {LOCAL_STORES} -print")
             best = workspace.run(f"cat {PROJECT}/best_run.json")
             try:
                 best_run = json.loads(best.stdout) if best.ok else None

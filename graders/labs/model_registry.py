@@ -2,7 +2,8 @@
 
 The learner's server runs as ``registry`` on a private network with a volume; their tool and
 serving snippet run in a sandbox on that network (see ``model_registry_fixtures``). The checks read
-what the grader observed around each command of one scenario, and the registry itself.
+what the grader observed around each command of one scenario (``model_registry_scenario``),
+and the registry itself.
 """
 
 from __future__ import annotations
@@ -17,16 +18,13 @@ from graders.checks import check
 from graders.containers.images import BuildResult
 from graders.containers.workspace import Workspace
 from graders.errors import LearnerFailure
-from graders.labs.model_registry_fixtures import (
-    SERVICE,
-    Concurrent,
-    RegistryServer,
-    Scenario,
-    Step,
-    probe,
-)
+from graders.labs.model_registry_fixtures import SERVICE, RegistryServer
+from graders.labs.model_registry_scenario import Concurrent, Scenario, Step, probe
 
-pytest_plugins = ["graders.labs.model_registry_fixtures"]
+pytest_plugins = [
+    "graders.labs.model_registry_fixtures",
+    "graders.labs.model_registry_scenario",
+]
 
 SERVES = ("test_server_builds_and_answers_by_its_service_name",)
 REGISTERS = (*SERVES, "test_register_creates_a_version_with_every_lineage_tag")

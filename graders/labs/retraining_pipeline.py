@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from graders.checks import check
 from graders.errors import LearnerFailure
 from graders.labs.crontab import parse_crontab
 from graders.labs.retraining_data import Batch
-from graders.labs.retraining_pipeline_fixtures import KILL_FRACTION, Outcome, Project
+from graders.labs.retraining_pipeline_fixtures import (
+    KILL_FRACTION,
+    Outcome,
+    Project,
+    consumed_once,
+    entry_problems,
+    one_decision,
+    ran,
+    served,
+    where,
+)
 
 pytest_plugins = ["graders.labs.retraining_pipeline_fixtures"]
 
 Ran = tuple[Project, Outcome]
 FIRST = ("test_first_run_serves_a_model_and_records_it",)
-DECISIONS = {"promoted", "rejected", "quarantined"}
 TOLERANCE = 0.01
 METRIC_AGREEMENT = 0.001
 IDLE_SECONDS = 10
@@ -34,88 +41,6 @@ CRON_ENVIRONMENT = {
     "PATH": "/usr/bin:/bin",
     "LOGNAME": "runner",
 }
-
-
-def ran(outcome: Outcome, what: str = "python -m pipeline run") -> None:
-    """Fail unless the watched run exited 0 on its own."""
-    run = outcome.run or {}
-    if run.get("timed_out"):
-        raise LearnerFailure(f"{what} did not finish within {run['seconds']:.0f} s")
-    if run.get("exit_code") != 0:
-        tail = "\n".join("    " + line for line in run.get("output", "").splitlines()[-12:])
-        raise LearnerFailure(f"{what} failed (exit {run.get('exit_code')}):\n{tail}")
-
-
-def entry_problems(entry: dict[str, Any]) -> list[str]:
-    """How a history entry breaks the README's format."""
-    found = [
-        f"no {field!r}" for field in ("time", "batch", "decision", "metrics") if field not in entry
-    ]
-    try:
-        datetime.fromisoformat(str(entry.get("time")))
-    except ValueError:
-        found.append(f"time {entry.get('time')!r} is not ISO 8601")
-    if entry.get("decision") not in DECISIONS:
-        found.append(f"decision {entry.get('decision')!r} is not one of {sorted(DECISIONS)}")
-    metrics = entry.get("metrics")
-    if entry.get("decision") in ("promoted", "rejected") and not (
-        isinstance(metrics, dict) and isinstance(metrics.get("candidate_auc"), float | int)
-    ):
-        found.append("metrics has no candidate_auc number")
-    if entry.get("decision") in ("rejected", "quarantined") and not entry.get("reason"):
-        found.append("no reason")
-    return found
-
-
-def served(outcome: Outcome, when: str) -> dict[str, Any]:
-    """The model ``models/current`` serves; fails when there is none or it cannot predict."""
-    current = outcome.state["current"]
-    if not current["exists"]:
-        raise LearnerFailure(f"{when} there is no models/current")
-    if current["link"] and current["link"].startswith("/"):
-        raise LearnerFailure(
-            f"models/current is an absolute link ({current['link']}): a copy of the project (a "
-            "backup, a CI checkout, the grader's) would serve another folder's model"
-        )
-    if not current["inside"]:
-        raise LearnerFailure(f"{when} models/current points outside the project")
-    if current["error"]:
-        raise LearnerFailure(f"{when} models/current cannot predict: {current['error']}")
-    return dict(current)
-
-
-def where(outcome: Outcome, batch: Batch) -> list[str]:
-    """Every path under data/ holding the bytes of ``batch``."""
-    return list(outcome.state["batches"][batch.name]["locations"])
-
-
-def consumed_once(outcome: Outcome, batch: Batch, folder: str) -> None:
-    """The batch lies, unchanged, in ``data/<folder>/`` and nowhere else."""
-    found = where(outcome, batch)
-    if not found:
-        raise LearnerFailure(f"{batch.name} is gone: nothing is ever deleted, it is moved")
-    if found != [f"data/{folder}/{batch.name}"]:
-        raise LearnerFailure(
-            f"{batch.name} should now be in data/{folder}/ only; its bytes are at {found}"
-        )
-
-
-def one_decision(outcome: Outcome, batch: Batch, *allowed: str) -> dict[str, Any]:
-    """The single history entry about ``batch``, with a decision among ``allowed``."""
-    entries = outcome.decisions(batch)
-    if len(entries) != 1:
-        raise LearnerFailure(
-            f"history.jsonl has {len(entries)} entries for {batch.name}, not one"
-            + (f": {[e.get('decision') for e in entries]}" if entries else "")
-        )
-    entry = entries[0]
-    problems = entry_problems(entry)
-    assert not problems, f"the history entry for {batch.name} breaks the format: {problems}"
-    assert entry.get("decision") in allowed, (
-        f"{batch.name} was {entry.get('decision')!r}, expected {' or '.join(allowed)}"
-        + (f" ({entry['reason']})" if entry.get("reason") else "")
-    )
-    return entry
 
 
 @check(

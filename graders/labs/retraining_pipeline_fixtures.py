@@ -1,4 +1,5 @@
-"""Fixtures of the retraining-pipeline lab: the learner's pipeline run as a scenario in a sandbox.
+"""Fixtures of the retraining-pipeline lab: the learner's pipeline run as a scenario in a sandbox,
+and what the checks conclude from each run.
 
 The grader copies the learner's code into a sandbox workspace, puts the starter's data back (so
 every grading starts from the same state), and runs ``python -m pipeline run`` there under a
@@ -13,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +22,24 @@ import docker
 import pytest
 
 from graders.catalogue import Lab
-from graders.containers.workspace import WORK, Workspace, open_workspace, stage_readable
-from graders.errors import GraderError
+from graders.containers.workspace import (
+    GRADER,
+    SUBMISSION,
+    WORK,
+    Workspace,
+    leaving_out,
+    stage_readable,
+    submission_workspace,
+)
+from graders.errors import GraderError, LearnerFailure
 from graders.labs.retraining_data import Batch, hidden_batches
 
-GRADER = "/grader"
 HOLDOUT = f"{GRADER}/holdout.csv"
 PROBE = Path(__file__).with_name("retraining_pipeline_probe.py")
 RUN_TIMEOUT = 240
 KILL_FRACTION = 0.7
-LEFT_OUT = {".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".git"}
 STATE = ("data", "models", "history.jsonl")
+DECISIONS = {"promoted", "rejected", "quarantined"}
 
 
 @dataclass
@@ -131,21 +140,17 @@ def project_workspace(
     run_id: str,
 ) -> Iterator[Workspace]:
     """A sandbox with the learner's folder at /submission (read-only) and room for copies."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-") as temporary:
-        staged = stage_readable(
-            submission_dir,
-            Path(temporary) / "submission",
-            lambda _folder, names: {name for name in names if name in LEFT_OUT},
-        )
-        with open_workspace(
-            docker_client,
-            sandbox_image,
-            run_id=run_id,
-            mounts={staged: "/submission", grader_files: GRADER},
-            env={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
-            scratch_size="2g",
-        ) as workspace:
-            yield workspace
+    with submission_workspace(
+        docker_client,
+        sandbox_image,
+        submission=submission_dir,
+        grader_files=grader_files,
+        run_id=run_id,
+        env={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+        leave_out=leaving_out(".git"),
+        scratch_size="2g",
+    ) as workspace:
+        yield workspace
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +159,7 @@ def clean_project(project_workspace: Workspace) -> Callable[[str], Project]:
 
     def make(name: str) -> Project:
         target = f"{WORK}/{name}"
-        project_workspace.run(f"cp -a /submission {target}")
+        project_workspace.run(f"cp -a {SUBMISSION} {target}")
         project = Project(project_workspace, target)
         project.sh(f"rm -rf {' '.join(STATE)} && cp -a {GRADER}/data data && chmod -R u+w .")
         return project
@@ -179,3 +184,86 @@ def good_batch_run(
     project = first_run[0].copy("good")
     project.add(hidden["good"])
     return project, project.run(watched=(hidden["good"],))
+
+
+# What the checks conclude from an outcome (a failure here is the learner's).
+def ran(outcome: Outcome, what: str = "python -m pipeline run") -> None:
+    """Fail unless the watched run exited 0 on its own."""
+    run = outcome.run or {}
+    if run.get("timed_out"):
+        raise LearnerFailure(f"{what} did not finish within {run['seconds']:.0f} s")
+    if run.get("exit_code") != 0:
+        tail = "\n".join("    " + line for line in run.get("output", "").splitlines()[-12:])
+        raise LearnerFailure(f"{what} failed (exit {run.get('exit_code')}):\n{tail}")
+
+
+def entry_problems(entry: dict[str, Any]) -> list[str]:
+    """How a history entry breaks the README's format."""
+    found = [
+        f"no {field!r}" for field in ("time", "batch", "decision", "metrics") if field not in entry
+    ]
+    try:
+        datetime.fromisoformat(str(entry.get("time")))
+    except ValueError:
+        found.append(f"time {entry.get('time')!r} is not ISO 8601")
+    if entry.get("decision") not in DECISIONS:
+        found.append(f"decision {entry.get('decision')!r} is not one of {sorted(DECISIONS)}")
+    metrics = entry.get("metrics")
+    if entry.get("decision") in ("promoted", "rejected") and not (
+        isinstance(metrics, dict) and isinstance(metrics.get("candidate_auc"), float | int)
+    ):
+        found.append("metrics has no candidate_auc number")
+    if entry.get("decision") in ("rejected", "quarantined") and not entry.get("reason"):
+        found.append("no reason")
+    return found
+
+
+def served(outcome: Outcome, when: str) -> dict[str, Any]:
+    """The model ``models/current`` serves; fails when there is none or it cannot predict."""
+    current = outcome.state["current"]
+    if not current["exists"]:
+        raise LearnerFailure(f"{when} there is no models/current")
+    if current["link"] and current["link"].startswith("/"):
+        raise LearnerFailure(
+            f"models/current is an absolute link ({current['link']}): a copy of the project (a "
+            "backup, a CI checkout, the grader's) would serve another folder's model"
+        )
+    if not current["inside"]:
+        raise LearnerFailure(f"{when} models/current points outside the project")
+    if current["error"]:
+        raise LearnerFailure(f"{when} models/current cannot predict: {current['error']}")
+    return dict(current)
+
+
+def where(outcome: Outcome, batch: Batch) -> list[str]:
+    """Every path under data/ holding the bytes of ``batch``."""
+    return list(outcome.state["batches"][batch.name]["locations"])
+
+
+def consumed_once(outcome: Outcome, batch: Batch, folder: str) -> None:
+    """The batch lies, unchanged, in ``data/<folder>/`` and nowhere else."""
+    found = where(outcome, batch)
+    if not found:
+        raise LearnerFailure(f"{batch.name} is gone: nothing is ever deleted, it is moved")
+    if found != [f"data/{folder}/{batch.name}"]:
+        raise LearnerFailure(
+            f"{batch.name} should now be in data/{folder}/ only; its bytes are at {found}"
+        )
+
+
+def one_decision(outcome: Outcome, batch: Batch, *allowed: str) -> dict[str, Any]:
+    """The single history entry about ``batch``, with a decision among ``allowed``."""
+    entries = outcome.decisions(batch)
+    if len(entries) != 1:
+        raise LearnerFailure(
+            f"history.jsonl has {len(entries)} entries for {batch.name}, not one"
+            + (f": {[e.get('decision') for e in entries]}" if entries else "")
+        )
+    entry = entries[0]
+    problems = entry_problems(entry)
+    assert not problems, f"the history entry for {batch.name} breaks the format: {problems}"
+    assert entry.get("decision") in allowed, (
+        f"{batch.name} was {entry.get('decision')!r}, expected {' or '.join(allowed)}"
+        + (f" ({entry['reason']})" if entry.get("reason") else "")
+    )
+    return entry
