@@ -26,8 +26,8 @@ class MachineShare:
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self._gate = open(folder / "machine.gate", "a")  # noqa: SIM115 (closed in close())
-        self._lock = open(folder / "machine.lock", "a")  # noqa: SIM115
+        self._gate = open(folder / "machine.gate", "a")  # closed in close()
+        self._lock = open(folder / "machine.lock", "a")
         self.alone: bool | None = None  # None while not held
 
     def take(self, *, alone: bool) -> None:
