@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from graders.checks import check
-from graders.containers.images import BuildResult
 from graders.containers.workspace import Workspace
 from graders.errors import LearnerFailure
 from graders.labs.model_registry_fixtures import SERVICE, RegistryServer
@@ -98,11 +97,11 @@ def timestamp(value: Any) -> float | None:
     "0.0.0.0:5000 with --allowed-hosts naming the service name registry (and registry:5000).",
 )
 def test_server_builds_and_answers_by_its_service_name(
-    registry_build: BuildResult, registry_server: RegistryServer, workspace: Workspace
+    registry_server: RegistryServer, workspace: Workspace
 ) -> None:
     """The server image builds and becomes healthy; it answers API calls made through its
     service name"""
-    assert registry_build.ok, f"docker build of server/ failed:\n{registry_build.log[-1500:]}"
+    # registry_server fails this check with the build log when the image does not build
     answer = probe(workspace, "health")
     assert answer["api"] == 200, (
         f"GET http://{SERVICE}:5000/api/2.0/mlflow/registered-models/search answered "
@@ -128,6 +127,9 @@ def test_registry_data_survives_a_new_container(
     """Registry data survives a container restart (persistence on the volume)"""
     token = uuid.uuid4().hex[:8]
     seeded = probe(workspace, "seed", token)
+    assert seeded["version_status"] == 200, (
+        f"the registry refused to create a model version (HTTP {seeded['version_status']})"
+    )
     progress("replacing your registry container (same image, same volume)")
     registry_server.replace(workspace)
     kept = probe(workspace, "seeded", token, seeded["run_id"])

@@ -27,7 +27,6 @@ from graders.containers.images import STAND_IN_BASE, BuildResult, build_image, e
 from graders.containers.running import (
     ContainerSpec,
     Limits,
-    run_network,
     start_container,
     tail_logs,
 )
@@ -131,20 +130,12 @@ def registry_build(
 
 
 @pytest.fixture(scope="session")
-def registry_network(docker_client: docker.DockerClient, run_id: str) -> Iterator[str]:
-    """An internal network: the registry and the sandbox reach each other and nothing else."""
-    name = f"mlops-labs-{run_id}-registry"
-    with run_network(docker_client, run_id, name, internal=True):
-        yield name
-
-
-@pytest.fixture(scope="session")
 def workspace(
     docker_client: docker.DockerClient,
     sandbox_image: str,
     submission_dir: Path,
     grader_files: Path,
-    registry_network: str,
+    internal_network: str,
     run_id: str,
 ) -> Iterator[Workspace]:
     """The sandbox on the registry's network, with a copy of the learner's project in it."""
@@ -156,7 +147,7 @@ def workspace(
         run_id=run_id,
         env=TOOL_ENV,
         leave_out=leaving_out(".git", "mlruns"),
-        network=registry_network,
+        network=internal_network,
         setup=f"cp -a {SUBMISSION} {PROJECT}",
     ) as opened:
         yield opened
@@ -166,7 +157,7 @@ def workspace(
 def registry_server(
     docker_client: docker.DockerClient,
     registry_build: BuildResult,
-    registry_network: str,
+    internal_network: str,
     workspace: Workspace,
     run_id: str,
     progress: Callable[[str], None],
@@ -184,7 +175,7 @@ def registry_server(
         run_id=run_id,
         name_hint="registry",
         limits=SERVER_LIMITS,
-        network=registry_network,
+        network=internal_network,
         aliases=(SERVICE,),
         volumes={volume.name: "/data"},
         drop_capabilities=True,
