@@ -55,9 +55,10 @@ def examine() -> list[Finding]:
 
 
 def prepare(say: Callable[[str], None]) -> bool:
-    """Make the base image and the sandbox runner image available, saying how as it goes."""
+    """Make the base image, the sandbox runner image and the Prometheus image available, saying
+    how as it goes."""
     from graders.containers.engine import connect
-    from graders.containers.images import STAND_IN_BASE, ensure_image
+    from graders.containers.images import STAND_IN_BASE, ensure_image, infra_image
     from graders.containers.sandbox import runner_image
 
     try:
@@ -69,6 +70,7 @@ def prepare(say: Callable[[str], None]) -> bool:
         how = ensure_image(client, STAND_IN_BASE, say)
         say(f"base image {STAND_IN_BASE}: {how}")
         say(f"sandbox runner image: {runner_image(client, say)}")
+        say(f"Prometheus image: {infra_image(client, 'prometheus', say)}")
     except GraderError as exc:
         say(f"cannot prepare images: {exc}")
         return False

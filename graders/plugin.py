@@ -25,7 +25,12 @@ from graders.errors import BadInput
 from graders.outcomes import CheckProgress, PhaseOutcome, classify
 from graders.report import CheckResult, Outcome, Report, RunStatus
 
-FIXTURE_PLUGINS = ("graders.fixtures.core", "graders.fixtures.docker", "graders.fixtures.mlflow")
+FIXTURE_PLUGINS = (
+    "graders.fixtures.core",
+    "graders.fixtures.docker",
+    "graders.fixtures.mlflow",
+    "graders.fixtures.prometheus",
+)
 
 
 class GradingSession:

@@ -3,7 +3,8 @@
 #   1. a virtual environment in .venv with mlops-labs and its dev tools;
 #   2. a Docker engine: used as it is when one answers; otherwise (as root, e.g. in CI) Debian's
 #      docker.io is installed and dockerd started, its PID written to .dockerd.pid;
-#   3. the base image python:3.11-slim (pulled, or bootstrapped offline) and the sandbox runner image.
+#   3. the base image python:3.11-slim (pulled, or bootstrapped offline), the sandbox runner image
+#      and the Prometheus image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS

@@ -14,7 +14,7 @@ import docker
 import pytest
 
 from graders.containers.cleanup import labelled, remove_run_resources, run_labels
-from graders.containers.images import STAND_IN_BASE, ensure_image
+from graders.containers.images import STAND_IN_ALIASES, STAND_IN_BASE, ensure_image
 from graders.containers.running import Limits
 from graders.containers.sandbox import SandboxResult, run_in_sandbox
 from tests.conftest import run_cli, start_grading, wait_for_check
@@ -198,11 +198,22 @@ def test_grading_a_docker_lab_with_the_engine_down_is_an_error_with_a_fix(
     assert "Fix: start a Docker engine" in done.stdout
 
 
-def test_doctor_prepare_makes_base_and_runner_images_available(
+def test_doctor_prepare_makes_base_runner_and_prometheus_images_available(
     docker_engine: docker.DockerClient, base: str
 ) -> None:
     done = run_cli("doctor", "--prepare")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"base image {STAND_IN_BASE}: present" in done.stdout
     assert "sandbox runner image: mlops-labs/runner:" in done.stdout
+    assert "Prometheus image: mlops-labs/prometheus:" in done.stdout
     assert "ok" in done.stdout.split("Docker engine")[0]
+
+
+def test_a_debian_image_that_cannot_be_pulled_is_the_bootstrapped_base_under_its_tag(
+    docker_engine: docker.DockerClient, base: str
+) -> None:
+    how = ensure_image(docker_engine, STAND_IN_ALIASES[0])
+    assert how in ("present", "pulled") or how.startswith(f"tagged from {STAND_IN_BASE}")
+    if how.startswith("tagged"):
+        tagged = docker_engine.images.get(STAND_IN_ALIASES[0])
+        assert tagged.id == docker_engine.images.get(STAND_IN_BASE).id

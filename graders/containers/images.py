@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
@@ -12,10 +13,14 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from graders.containers.cleanup import LABEL
+from graders.containers.dockerfile import base_images
 from graders.containers.engine import docker_cli
 from graders.errors import EnvironmentProblem
 
 STAND_IN_BASE = "python:3.11-slim"
+# Images the offline stand-in may stand for: it is a Debian 12 (bookworm) root with Python added.
+STAND_IN_ALIASES = ("debian:bookworm-slim",)
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 BOOTSTRAP = INFRA / "images" / "base" / "bootstrap.sh"
 
@@ -49,7 +54,8 @@ def ensure_image(client: docker.DockerClient, tag: str, progress: Progress = _si
     """Make ``tag`` available locally; return how: ``present``, ``pulled`` or ``bootstrapped``.
 
     Where no registry answers, ``python:3.11-slim`` is bootstrapped from Debian packages
-    (``infra/images/base/bootstrap.sh``); any other image is an environment problem.
+    (``infra/images/base/bootstrap.sh``) and also stands for ``STAND_IN_ALIASES``; any other
+    image is an environment problem.
     """
     try:
         client.images.get(tag)
@@ -62,6 +68,10 @@ def ensure_image(client: docker.DockerClient, tag: str, progress: Progress = _si
         return "pulled"
     except docker.errors.APIError as exc:
         pull_error = str(exc).splitlines()[0][:160]
+    if tag in STAND_IN_ALIASES:  # the bootstrapped base is that Debian release: tag it so
+        how = ensure_image(client, STAND_IN_BASE, progress)
+        client.images.get(STAND_IN_BASE).tag(*tag.split(":"))
+        return f"tagged from {STAND_IN_BASE} ({how})"
     if tag != STAND_IN_BASE:
         raise EnvironmentProblem(
             f"image {tag} is not present and cannot be pulled ({pull_error})",
@@ -85,6 +95,31 @@ def bootstrap_base_image(tag: str = STAND_IN_BASE) -> None:
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-10:])
         raise EnvironmentProblem(f"bootstrapping {tag} failed:\n{tail}", f"see {BOOTSTRAP}")
+
+
+def infra_image(client: docker.DockerClient, name: str, progress: Progress = _silent) -> str:
+    """The image of ``infra/images/NAME``, tagged by a digest of that folder's files: built once
+    (after making its ``FROM`` image available), then reused until a file changes."""
+    folder = INFRA / "images" / name
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        digest.update(path.name.encode() + path.read_bytes())
+    tag = f"mlops-labs/{name}:{digest.hexdigest()[:12]}"
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    for base in base_images((folder / "Dockerfile").read_text()):
+        ensure_image(client, base, progress)
+    progress(f"building the {name} image (once)")
+    built = build_image(folder, tag, {LABEL: "1", f"{LABEL}.kind": name})
+    if not built.ok:
+        raise EnvironmentProblem(
+            f"the {name} image did not build:\n{built.log_tail(15)}",
+            "check that containers can reach the Python package index and Debian's mirrors",
+        )
+    return tag
 
 
 def build_image(

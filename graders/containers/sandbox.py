@@ -8,7 +8,6 @@ network unless the caller names one.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,8 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from graders.containers.cleanup import LABEL
-from graders.containers.images import INFRA, Progress, _silent, build_image, ensure_image
+from graders.containers.images import INFRA, Progress, _silent, infra_image
 from graders.containers.running import ContainerSpec, Limits, start_container
-from graders.errors import EnvironmentProblem
 
 RUNNER_DIR = INFRA / "images" / "runner"
 OUTPUT_CAP = 1_000_000
@@ -45,24 +42,7 @@ class SandboxResult:
 
 def runner_image(client: docker.DockerClient, progress: Progress = _silent) -> str:
     """The runner image's tag, built once per content of ``infra/images/runner`` and then reused."""
-    digest = hashlib.sha256()
-    for path in sorted(RUNNER_DIR.iterdir()):
-        digest.update(path.name.encode() + path.read_bytes())
-    tag = f"mlops-labs/runner:{digest.hexdigest()[:12]}"
-    try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    ensure_image(client, "python:3.11-slim", progress)
-    progress("building the sandbox runner image (once)")
-    built = build_image(RUNNER_DIR, tag, {LABEL: "1", f"{LABEL}.kind": "runner"})
-    if not built.ok:
-        raise EnvironmentProblem(
-            f"the sandbox runner image did not build:\n{built.log_tail(15)}",
-            "check that containers can reach the Python package index",
-        )
-    return tag
+    return infra_image(client, "runner", progress)
 
 
 def run_in_sandbox(

@@ -6,7 +6,9 @@ import sys
 
 import joblib
 import mlflow
+import skops
 import skops.io
+import sklearn
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -26,7 +28,10 @@ def champion(client: MlflowClient, name: str):
 def register(args: argparse.Namespace) -> int:
     model = joblib.load(args.model)
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    logged = mlflow.sklearn.log_model(model, name="model", skops_trusted_types=trusted)
+    # Pinned to what runs here; left out, MLflow infers them in a subprocess (about 5 s a call).
+    requirements = [f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"]
+    logged = mlflow.sklearn.log_model(model, name="model", skops_trusted_types=trusted,
+                                      pip_requirements=requirements)
     tags = {"git_commit": args.git_commit, "data_version": args.data_version,
             "training_run": args.training_run, "author": args.author, gate.METRIC: args.roc_auc}
     version = mlflow.register_model(logged.model_uri, args.name, tags=tags)

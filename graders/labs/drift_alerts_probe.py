@@ -1,0 +1,218 @@
+"""Probe of lab professional/02-drift-alerts, run inside the sandbox workspace (standard library).
+
+    python probe.py statistics DRIFT_PY DATASETS_JSON   the learner's psi() and ks() on each dataset
+    python probe.py health URL                          GET URL/health's status (0: no answer)
+    python probe.py metrics URL TRAFFIC_JSON            a few requests, then the /metrics text
+    python probe.py live URL PROMETHEUS TRAFFIC_JSON QUIET BOUND   the end-to-end drift run
+    python probe.py queries PROMETHEUS EXPRS_JSON       each query's status and series count
+
+Each prints one JSON line last.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+ROWS_PER_REQUEST = 10
+PACE = 0.1  # seconds between requests
+MALFORMED_EVERY = 20  # one request in this many carries a broken row
+ALERT = "FeatureDrift"
+
+
+def call(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[int, str]:
+    """One HTTP request; (status, text), status 0 when nothing answered."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read(2_000_000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(20_000).decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return 0, ""
+
+
+def statistics(drift_py: str, datasets_json: str) -> dict[str, Any]:
+    """Import the learner's drift module by path and run psi() and ks() on every dataset."""
+    spec = importlib.util.spec_from_file_location("learner_drift", drift_py)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the learner's module: any failure is theirs to see
+        return {"import_error": f"{type(error).__name__}: {error}"}
+    results: dict[str, Any] = {}
+    for name, data in json.load(open(datasets_json)).items():
+        row: dict[str, Any] = {}
+        for function in ("psi", "ks"):
+            try:
+                row[function] = float(getattr(module, function)(data["reference"], data["current"]))
+            except Exception as error:
+                row[function] = f"{type(error).__name__}: {error}"[:300]
+        results[name] = row
+    return {"results": results}
+
+
+class Traffic:
+    """Requests to /predict with rows of the grader's traffic file, one broken row now and then."""
+
+    def __init__(self, url: str, rows: list[dict[str, float]]) -> None:
+        self.url, self.rows, self.sent, self.position = url, rows, 0, 0
+        self.unexpected: list[str] = []
+
+    def send(self) -> None:
+        """Send one request (the next rows, or a malformed one); note an unexpected status."""
+        self.sent += 1
+        if self.sent % MALFORMED_EVERY == 0:
+            status, _ = call("POST", self.url + "/predict", {"instances": [{"age": "forty"}]})
+            if not 400 <= status < 500:
+                self.unexpected.append(f"a malformed request got {status}")
+            return
+        batch = [self.rows[(self.position + i) % len(self.rows)] for i in range(ROWS_PER_REQUEST)]
+        self.position += ROWS_PER_REQUEST
+        status, text = call("POST", self.url + "/predict", {"instances": batch})
+        if status != 200:
+            self.unexpected.append(f"a valid request got {status}: {text[:200]}")
+
+
+def metrics(url: str, traffic_json: str) -> dict[str, Any]:
+    """Ten requests (one malformed), then GET /metrics."""
+    traffic = Traffic(url, json.load(open(traffic_json))["quiet"])
+    traffic.sent = MALFORMED_EVERY - 10
+    for _ in range(10):
+        traffic.send()
+    status, text = call("GET", url + "/metrics")
+    return {"status": status, "text": text, "unexpected": traffic.unexpected[:5]}
+
+
+def query(prometheus: str, expr: str) -> dict[str, Any]:
+    """An instant query; its status, error and result."""
+    status, text = call(
+        "GET", f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    )
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return {"status": "error", "error": f"HTTP {status}", "result": []}
+    return {
+        "status": body.get("status"),
+        "error": body.get("error", ""),
+        "result": (body.get("data") or {}).get("result") or [],
+    }
+
+
+def alert_states(prometheus: str) -> list[str]:
+    """The states of every FeatureDrift alert Prometheus has now."""
+    _, text = call("GET", prometheus + "/api/v1/alerts")
+    try:
+        alerts = json.loads(text)["data"]["alerts"]
+    except (ValueError, KeyError, TypeError):
+        return ["unreadable"]
+    return [a.get("state", "") for a in alerts if a.get("labels", {}).get("alertname") == ALERT]
+
+
+def wait_for(check: Any, seconds: float) -> bool:
+    """Call ``check`` every 0.5 s until it is true or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def live(url: str, prometheus: str, traffic_json: str, quiet: str, bound: str) -> dict[str, Any]:
+    """In-distribution traffic for ``quiet`` s (watching FeatureDrift), then shifted traffic until
+    FeatureDrift fires or ``bound`` s pass."""
+    rows = json.load(open(traffic_json))
+    out: dict[str, Any] = {
+        "ready": wait_for(lambda: call("GET", prometheus + "/-/ready")[0] == 200, 30)
+    }
+
+    def target_up() -> bool:
+        return any(
+            s["value"][1] == "1" for s in query(prometheus, 'up{job="drift-service"}')["result"]
+        )
+
+    out["target_up"] = out["ready"] and wait_for(target_up, 20)
+    _, text = call("GET", prometheus + "/api/v1/rules")
+    try:
+        groups = json.loads(text)["data"]["groups"]
+        out["alerts_loaded"] = sorted(
+            {r["name"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
+        )
+    except (ValueError, KeyError, TypeError):
+        out["alerts_loaded"] = []
+    traffic = Traffic(url, rows["quiet"])
+    for _ in range(50):  # fill the service's window with in-distribution rows
+        traffic.send()
+    out["quiet_states"] = sorted(
+        set(phase(traffic, prometheus, float(quiet), stop_when_firing=False))
+    )
+    traffic.rows, traffic.position = rows["shifted"], 0
+    started = time.monotonic()
+    states = phase(traffic, prometheus, float(bound), stop_when_firing=True)
+    out["fired_after"] = round(time.monotonic() - started, 1) if "firing" in states else None
+    out["shift_states"] = sorted(set(states))
+    out["psi_at_end"] = {
+        s["metric"].get("feature", "?"): s["value"][1]
+        for s in query(prometheus, "feature_drift_psi")["result"]
+    }
+    out["requests"], out["unexpected"] = traffic.sent, traffic.unexpected[:5]
+    return out
+
+
+def phase(
+    traffic: Traffic, prometheus: str, seconds: float, *, stop_when_firing: bool
+) -> list[str]:
+    """Send traffic at ``PACE`` for ``seconds``, reading FeatureDrift's states every second."""
+    seen: list[str] = []
+    started = last_look = time.monotonic()
+    while time.monotonic() - started < seconds:
+        traffic.send()
+        if time.monotonic() - last_look >= 1:
+            last_look = time.monotonic()
+            seen += alert_states(prometheus)
+            if stop_when_firing and "firing" in seen:
+                break
+        time.sleep(PACE)
+    return seen
+
+
+def queries(prometheus: str, exprs_json: str) -> list[dict[str, Any]]:
+    """Each query's status, error and number of series."""
+    answers = []
+    for expr in json.loads(exprs_json):
+        answer = query(prometheus, expr)
+        answers.append(
+            {"status": answer["status"], "error": answer["error"], "series": len(answer["result"])}
+        )
+    return answers
+
+
+def main() -> None:
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "statistics":
+        result: Any = statistics(*args)
+    elif command == "health":
+        result = {"status": call("GET", args[0] + "/health", timeout=2)[0]}
+    elif command == "metrics":
+        result = metrics(*args)
+    elif command == "live":
+        result = live(*args)
+    else:
+        result = queries(*args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
