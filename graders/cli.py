@@ -1,4 +1,5 @@
-"""The ``mlops-labs`` command line: list, start, grade, doctor. Thin: the work is in modules.
+"""The ``mlops-labs`` command line: list, start, grade, doctor, cluster. Thin: the work is in
+modules.
 
 Exit codes: 0 full marks, 1 not full marks, 2 bad input, 3 grader or environment error,
 130 interrupted.
@@ -20,10 +21,11 @@ from rich.table import Table
 
 from graders.catalogue import discover_labs, find_lab
 from graders.emitters import FORMATS, check_formats, emit
-from graders.errors import BadInput, GraderError
+from graders.errors import BadInput, EnvironmentProblem, GraderError
 from graders.report import RunStatus
 
 EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+CLUSTER_ACTIONS = ("up", "down", "status")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mlops-labs: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except GraderError as exc:  # the machine or a lab's own files, before grading could start
-        print(f"mlops-labs: {exc.message}\nFix: {exc.fix}", file=sys.stderr)
+        print(f"mlops-labs: {exc}", file=sys.stderr)  # with "Fix: …" when there is one
         return EXIT_ERROR
     except Exception as exc:  # a crash of mlops-labs itself is never the learner's failure
         if os.environ.get("MLOPS_LABS_DEBUG"):
@@ -144,6 +146,29 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     return EXIT_ERROR if failed_required else 0
 
 
+def cmd_cluster(args: argparse.Namespace, console: Console) -> int:
+    """Create (up), delete (down) or check (status) the kind cluster that the Kubernetes labs'
+    live checks run on: one control plane and two workers (infra/kind/cluster.yaml), named
+    mlops-labs. Needs kind and a Docker engine; without a cluster those checks are skipped."""
+    from graders import kind
+
+    if args.action not in CLUSTER_ACTIONS:
+        raise BadInput(f"unknown cluster action {args.action!r}: use up, down or status")
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+
+    if args.action == "down":
+        kind.down(say)
+        return 0
+    found = kind.up(say) if args.action == "up" else kind.status()
+    if not found.ready:
+        raise EnvironmentProblem(found.reason())
+    for line in found.describe():
+        say(line)
+    return 0
+
+
 def _split_formats(values: list[str] | None) -> list[str]:
     chosen = [part.strip() for value in (values or []) for part in value.split(",") if part.strip()]
     return chosen or ["terminal", "json"]
@@ -212,6 +237,16 @@ def _parser() -> argparse.ArgumentParser:
         "offline), so that the first grading is not slowed by them",
     )
     doctor.set_defaults(handler=cmd_doctor)
+
+    cluster = commands.add_parser(
+        "cluster",
+        help="create, delete or check the kind cluster of the Kubernetes labs",
+        description=cmd_cluster.__doc__,
+        epilog="Example: mlops-labs cluster up (later: mlops-labs cluster status, "
+        "mlops-labs cluster down)",
+    )
+    cluster.add_argument("action", metavar="ACTION", help="up, down or status")
+    cluster.set_defaults(handler=cmd_cluster)
     return parser
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graders.errors import GraderError
+from graders.kind import INSTALL_KIND, INSTALL_KUBECTL
 
 MIN_FREE_GB = 5.0
 
@@ -37,7 +38,7 @@ def examine() -> list[Finding]:
         _tool(
             "kubectl",
             ["kubectl", "version", "--client"],
-            "install kubectl (https://kubernetes.io/docs/tasks/tools/)",
+            INSTALL_KUBECTL,
             required=False,
         )
     )
@@ -45,8 +46,7 @@ def examine() -> list[Finding]:
         _tool(
             "kind",
             ["kind", "version"],
-            "install kind (go install "
-            "sigs.k8s.io/kind@v0.32.0 or a release binary) for the Kubernetes labs",
+            f"{INSTALL_KIND} (for the Kubernetes labs' live checks)",
             required=False,
         )
     )

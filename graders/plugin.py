@@ -28,6 +28,7 @@ from graders.report import CheckResult, Outcome, Report, RunStatus
 FIXTURE_PLUGINS = (
     "graders.fixtures.core",
     "graders.fixtures.docker",
+    "graders.fixtures.kind",
     "graders.fixtures.mlflow",
     "graders.fixtures.prometheus",
 )

@@ -6,6 +6,7 @@ import json
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,18 @@ import docker
 import pytest
 
 from graders.containers.cleanup import labelled, remove_run_resources, run_labels
-from graders.containers.images import STAND_IN_ALIASES, STAND_IN_BASE, ensure_image
-from graders.containers.running import Limits
+from graders.containers.images import (
+    STAND_IN_ALIASES,
+    STAND_IN_BASE,
+    build_submission,
+    ensure_image,
+)
+from graders.containers.running import (
+    ContainerSpec,
+    Limits,
+    start_container,
+    wait_while_running,
+)
 from graders.containers.sandbox import SandboxResult, run_in_sandbox
 from tests.conftest import run_cli, start_grading, wait_for_check
 
@@ -217,3 +228,32 @@ def test_a_debian_image_that_cannot_be_pulled_is_the_bootstrapped_base_under_its
     if how.startswith("tagged"):
         tagged = docker_engine.images.get(STAND_IN_ALIASES[0])
         assert tagged.id == docker_engine.images.get(STAND_IN_BASE).id
+
+
+def test_waiting_for_a_container_that_exits_ends_at_once_with_none(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    spec = ContainerSpec(image=base, run_id=run_id, name_hint="exits", command=["true"])
+    container = start_container(docker_engine, spec)
+    started = time.monotonic()
+    assert wait_while_running(container, lambda: False, timeout=60, pause=0.1) is None
+    assert time.monotonic() - started < 20
+
+
+def test_waiting_for_a_running_container_returns_once_it_is_ready(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    spec = ContainerSpec(image=base, run_id=run_id, name_hint="sleeps", command=["sleep", "30"])
+    container = start_container(docker_engine, spec)
+    calls = iter([False, False, True])
+    waited = wait_while_running(container, lambda: next(calls), timeout=60, pause=0.1)
+    assert waited is not None and 0.2 <= waited < 20
+
+
+def test_a_submission_without_its_dockerfile_is_a_failed_build_saying_where(
+    docker_engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    built = build_submission(
+        docker_engine, tmp_path, "mlops-labs/x:1", "run", where="server/Dockerfile"
+    )
+    assert not built.ok and built.log == "no server/Dockerfile in the submission"

@@ -2,6 +2,9 @@
 
 The reference solution scores 100 %, the starter at most 20 %, and every committed mutant loses
 exactly the checks its ``mutant.toml`` names (checks gated on those may be *blocked*), and no other.
+Checks that need a Kubernetes cluster are *skipped* where none answers, saying how to get one: they
+count as lost then (a skip is never a pass), and the rules hold for every other check; a mutant's
+``fails_on_cluster`` are the checks it must lose where a cluster answers.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ def grade(lab: Lab, what: str, out: Path) -> dict[str, Any]:
     return dict(report)
 
 
+def skipped_for_want_of_a_cluster(check: dict[str, Any]) -> bool:
+    """True when a check was skipped because no Kubernetes cluster answers (directly, or because
+    its prerequisite was)."""
+    return check["outcome"] == "skipped" and (
+        "mlops-labs cluster up" in check["message"] or "did not pass (skipped)" in check["message"]
+    )
+
+
 def summary(report: dict[str, Any]) -> str:
     return "\n".join(
         f"{c['id']}: {c['outcome']} {c['points']}/{c['max_points']} {c['message'][:300]}"
@@ -49,8 +60,14 @@ def test_reference_solution_scores_100_percent(
     lab: Lab, docker_engine: object, tmp_path: Path
 ) -> None:
     report = grade(lab, "--reference", tmp_path)
-    assert report["percent"] == 100, summary(report)
     assert len(report["checks"]) == len(declared_checks(lab))
+    if lab.requires.kind and any(skipped_for_want_of_a_cluster(c) for c in report["checks"]):
+        # here, every check that can run passes: 100 % of what ran
+        assert all(
+            c["outcome"] == "passed" or skipped_for_want_of_a_cluster(c) for c in report["checks"]
+        ), summary(report)
+    else:
+        assert report["percent"] == 100, summary(report)
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
@@ -69,13 +86,15 @@ def test_mutant_loses_exactly_its_checks(
     with images_available(docker_engine, mutant.needs_images):
         report = grade(lab, str(folder), tmp_path / "out")
     requires = {c.id: set(c.spec.requires) for c in declared_checks(lab)}
+    no_cluster = any(skipped_for_want_of_a_cluster(c) for c in report["checks"])
+    fails = set(mutant.fails) | (set() if no_cluster else set(mutant.fails_on_cluster))
     lost = {c["id"] for c in report["checks"] if c["points"] < c["max_points"]}
-    assert set(mutant.fails) <= lost, f"{mutant.name} kept points it must lose:\n{summary(report)}"
+    assert fails <= lost, f"{mutant.name} kept points it must lose:\n{summary(report)}"
     for check in report["checks"]:
-        if check["id"] in mutant.fails:
+        if check["id"] in fails:
             continue
-        gated = check["outcome"] == "blocked" and requires[check["id"]] & set(mutant.fails)
-        assert check["outcome"] == "passed" or gated, (
+        gated = check["outcome"] == "blocked" and requires[check["id"]] & fails
+        assert check["outcome"] == "passed" or gated or skipped_for_want_of_a_cluster(check), (
             f"{mutant.name} also lost {check['id']}:\n{summary(report)}"
         )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from graders.containers.cleanup import LABEL
+from graders.containers.cleanup import LABEL, run_labels
 from graders.containers.dockerfile import base_images
 from graders.containers.engine import docker_cli
 from graders.errors import EnvironmentProblem
@@ -120,6 +120,29 @@ def infra_image(client: docker.DockerClient, name: str, progress: Progress = _si
             "check that containers can reach the Python package index and Debian's mirrors",
         )
     return tag
+
+
+def build_submission(
+    client: docker.DockerClient,
+    context: Path,
+    tag: str,
+    run_id: str,
+    progress: Progress = _silent,
+    *,
+    where: str = "Dockerfile",
+    what: str = "your image",
+) -> BuildResult:
+    """Build a learner's ``context`` as ``tag`` with the run's labels, after making the offline
+    stand-in of the base images it names available; a missing ``where`` (the Dockerfile's path in
+    the submission) or a failed build is a result, the learner's to fix."""
+    dockerfile = context / "Dockerfile"
+    if not dockerfile.is_file():
+        return BuildResult(False, "", f"no {where} in the submission", 0.0)
+    for base in base_images(dockerfile.read_text(errors="replace")):
+        if base == STAND_IN_BASE or base in STAND_IN_ALIASES:
+            ensure_image(client, base, progress)
+    progress(f"building {what}")
+    return build_image(context, tag, run_labels(run_id))
 
 
 def build_image(

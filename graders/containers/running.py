@@ -63,6 +63,7 @@ class ContainerSpec:
     name: str | None = None  # a fixed name (peers on a network reach it by name); default: unique
     aliases: tuple[str, ...] = ()  # more names on ``network`` (a service name, unique per network)
     volumes: dict[str, str] = field(default_factory=dict)  # named volume -> path, read-write
+    tmp_on_tmpfs: bool = True  # with read_only: a writable /tmp of tmpfs_size
 
 
 def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Container:
@@ -78,7 +79,7 @@ def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Contain
         "log_config": CAPPED_LOGS,
         **spec.limits.as_kwargs(),
     }
-    if spec.read_only:
+    if spec.read_only and spec.tmp_on_tmpfs:
         options["tmpfs"] = {"/tmp": f"rw,size={spec.tmpfs_size}"}
     for path, size in spec.scratch.items():
         options.setdefault("tmpfs", {})[path] = f"rw,exec,size={size},mode=1777"
@@ -149,6 +150,19 @@ def wait_until_responsive(
             return round(time.monotonic() - started, 3)
         time.sleep(pause)
     return None
+
+
+def wait_while_running(
+    container: Container, ready: Callable[[], bool], timeout: float, pause: float = 0.5
+) -> float | None:
+    """Call ``ready`` until it returns True while ``container`` runs; the seconds it took, or None
+    when the container stopped or ``timeout`` passed first (the caller says whose fault it is)."""
+    started = time.monotonic()
+    while not ready():
+        if not is_running(container) or time.monotonic() - started > timeout:
+            return None
+        time.sleep(pause)
+    return round(time.monotonic() - started, 2)
 
 
 def answers_http(url: str, statuses: Callable[[int], bool] = lambda s: True) -> Callable[[], bool]:

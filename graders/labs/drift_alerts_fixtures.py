@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,14 @@ import pytest
 import yaml
 from docker.models.containers import Container
 
-from graders.containers.cleanup import run_labels
-from graders.containers.dockerfile import base_images
-from graders.containers.images import BuildResult, build_image, ensure_image
-from graders.containers.running import ContainerSpec, Limits, start_container, tail_logs
+from graders.containers.images import BuildResult, build_submission
+from graders.containers.running import (
+    ContainerSpec,
+    Limits,
+    start_container,
+    tail_logs,
+    wait_while_running,
+)
 from graders.containers.workspace import GRADER, Workspace, stage_readable, submission_workspace
 from graders.errors import LearnerFailure
 from graders.fixtures.prometheus import CONFIG, PrometheusServer, promtool, running_prometheus
@@ -119,14 +122,10 @@ def service_build(
     progress: Callable[[str], None],
 ) -> BuildResult:
     """The result of building the learner's Dockerfile (a failed build is a result)."""
-    dockerfile = submission_dir / "Dockerfile"
-    if not dockerfile.is_file():
-        return BuildResult(False, "", "no Dockerfile in the submission", 0.0)
-    for base in base_images(dockerfile.read_text(errors="replace")):
-        if base.startswith("python:3.11-slim"):
-            ensure_image(docker_client, base, progress)
-    progress("building your service image")
-    return build_image(submission_dir, f"mlops-labs/drift-service:{run_id}", run_labels(run_id))
+    tag = f"mlops-labs/drift-service:{run_id}"
+    return build_submission(
+        docker_client, submission_dir, tag, run_id, progress, what="your service image"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -154,15 +153,16 @@ def scoring_service(
     progress("starting your service")
     container = start_container(docker_client, spec)
     try:
-        started = time.monotonic()
-        while workspace.probe(f"{GRADER}/probe.py", "health", SERVICE_URL)["status"] != 200:
-            container.reload()
-            if container.status != "running" or time.monotonic() - started > START_TIMEOUT:
-                raise LearnerFailure(
-                    f"the service did not answer GET /health with 200 on port {PORT} within "
-                    f"{START_TIMEOUT:.0f} s ({container.status}):\n{tail_logs(container, 15)}"
-                )
-            time.sleep(0.5)
+        healthy = wait_while_running(
+            container,
+            lambda: workspace.probe(f"{GRADER}/probe.py", "health", SERVICE_URL)["status"] == 200,
+            START_TIMEOUT,
+        )
+        if healthy is None:
+            raise LearnerFailure(
+                f"the service did not answer GET /health with 200 on port {PORT} within "
+                f"{START_TIMEOUT:.0f} s ({container.status}):\n{tail_logs(container, 15)}"
+            )
         yield container
     finally:
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +22,14 @@ import pytest
 from docker.models.containers import Container
 
 from graders.containers.cleanup import run_labels
-from graders.containers.images import STAND_IN_BASE, BuildResult, build_image, ensure_image
+from graders.containers.images import BuildResult, build_submission
 from graders.containers.running import (
     ContainerSpec,
     Limits,
+    is_running,
     start_container,
     tail_logs,
+    wait_while_running,
 )
 from graders.containers.workspace import (
     GRADER,
@@ -71,19 +72,20 @@ class RegistryServer:
 
     def start(self, workspace: Workspace) -> None:
         """Start a container and wait until it answers /health through its service name."""
-        self.container = start_container(self.client, self.spec)
-        started = time.monotonic()
-        while time.monotonic() - started < START_TIMEOUT:
-            self.container.reload()
-            if self.container.status != "running":
-                raise LearnerFailure(
-                    f"the registry container stopped ({self.container.attrs['State']['Status']}, "
-                    f"exit {self.container.attrs['State']['ExitCode']}):\n{self.logs()}"
-                )
-            if workspace.probe(f"{GRADER}/probe.py", "health").get("health") == 200:
-                self.seconds_to_ready = round(time.monotonic() - started, 2)
-                return
-            time.sleep(1)
+        container = self.container = start_container(self.client, self.spec)
+        self.seconds_to_ready = wait_while_running(
+            container,
+            lambda: workspace.probe(f"{GRADER}/probe.py", "health").get("health") == 200,
+            START_TIMEOUT,
+            pause=1,
+        )
+        if self.seconds_to_ready is not None:
+            return
+        if not is_running(container):
+            raise LearnerFailure(
+                f"the registry container stopped ({container.attrs['State']['Status']}, "
+                f"exit {container.attrs['State']['ExitCode']}):\n{self.logs()}"
+            )
         raise LearnerFailure(
             f"the registry did not answer http://{SERVICE}:{PORT}/health within "
             f"{START_TIMEOUT:.0f} s:\n{self.logs()}"
@@ -121,12 +123,15 @@ def registry_build(
     progress: Callable[[str], None],
 ) -> BuildResult:
     """The result of building ``server/`` (a failed build is a result, not an error)."""
-    context = submission_dir / "server"
-    if not (context / "Dockerfile").is_file():
-        return BuildResult(False, "", "no server/Dockerfile in the submission", 0.0)
-    ensure_image(docker_client, STAND_IN_BASE, progress)
-    progress("building your registry server image")
-    return build_image(context, f"mlops-labs/model-registry:{run_id}", run_labels(run_id))
+    return build_submission(
+        docker_client,
+        submission_dir / "server",
+        f"mlops-labs/model-registry:{run_id}",
+        run_id,
+        progress,
+        where="server/Dockerfile",
+        what="your registry server image",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,8 @@ class Mutant:
     description: str
     fails: tuple[str, ...]
     needs_images: tuple[str, ...] = field(default=())
+    # checks it loses where a Kubernetes cluster answers (they are skipped where none does)
+    fails_on_cluster: tuple[str, ...] = field(default=())
 
     @property
     def patch(self) -> Path:
@@ -86,6 +88,7 @@ def mutants_of(lab: Lab) -> list[Mutant]:
                 description=raw["description"],
                 fails=tuple(raw["fails"]),
                 needs_images=tuple(raw.get("needs_images", ())),
+                fails_on_cluster=tuple(raw.get("fails_on_cluster", ())),
             )
         )
     return found
