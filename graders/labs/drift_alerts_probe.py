@@ -143,7 +143,10 @@ def live(url: str, prometheus: str, traffic_json: str, quiet: str, bound: str) -
             s["value"][1] == "1" for s in query(prometheus, 'up{job="drift-service"}')["result"]
         )
 
-    out["target_up"] = out["ready"] and wait_for(target_up, 20)
+    out["target_up"] = out["ready"] and wait_for(target_up, 10)
+    if not out["target_up"]:  # nothing to watch: the traffic would prove nothing
+        nothing: dict[str, Any] = {"quiet_states": [], "fired_after": None, "shift_states": []}
+        return {**out, **nothing, "alerts_loaded": [], "psi_at_end": {}, "requests": 0}
     _, text = call("GET", prometheus + "/api/v1/rules")
     try:
         groups = json.loads(text)["data"]["groups"]
