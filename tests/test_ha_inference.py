@@ -38,7 +38,7 @@ def reference() -> Manifests:
     text = subprocess.run(
         ["kubectl", "kustomize", str(SOLUTION / "k8s")], capture_output=True, text=True, check=True
     ).stdout
-    return Manifests([o for o in yaml.safe_load_all(text) if o], text)
+    return Manifests([o for o in yaml.safe_load_all(text) if o])
 
 
 def changed(manifests: Manifests, kind: str, *path_and_value: Any) -> Manifests:
@@ -52,7 +52,7 @@ def changed(manifests: Manifests, kind: str, *path_and_value: Any) -> Manifests:
         target.pop(key, None)
     else:
         target[key] = value
-    return Manifests(objects, "")
+    return Manifests(objects)
 
 
 def broken_rules(manifests: Manifests) -> list[str]:
@@ -71,9 +71,8 @@ def test_an_unknown_field_is_refused_by_the_strict_schema(reference: Manifests) 
 
 
 def test_an_unknown_kind_has_no_schema(reference: Manifests) -> None:
-    extra = Manifests(
-        [*reference.objects, {"apiVersion": "x/v1", "kind": "Y", "metadata": {"name": "y"}}], ""
-    )
+    unknown = {"apiVersion": "x/v1", "kind": "Y", "metadata": {"name": "y"}}
+    extra = Manifests([*reference.objects, unknown])
     assert policy.schema_problems(extra) == ["Y/y: no Kubernetes 1.36 schema for x/v1"]
 
 
@@ -152,7 +151,7 @@ def test_container_rules_see_probes_resources_security_and_the_tag(reference: Ma
     del container["resources"]["limits"]
     container["securityContext"]["capabilities"]["drop"] = ["NET_RAW"]
     container["image"] = "registry:5000/team/ha-inference"  # a port is not a tag
-    assert broken_rules(Manifests(objects, "")) == [
+    assert broken_rules(Manifests(objects)) == [
         "probes_on_declared_ports",
         "requests_and_limits",
         "locked_down",

@@ -200,13 +200,13 @@ def test_learner_objects_go_into_the_run_namespace_and_cluster_scoped_ones_are_r
     deployment: dict[str, Any] = {"kind": "Deployment", "metadata": {"name": "web"}}
     deployment["metadata"]["namespace"] = "prod"
     service = {"kind": "Service", "metadata": {"name": "web"}}
-    placed, refusal = namespaced_objects(Manifests([deployment, service], ""), "mlops-labs-r1")
+    placed, refusal = namespaced_objects(Manifests([deployment, service]), "mlops-labs-r1")
     assert refusal == "" and deployment["metadata"]["namespace"] == "prod"  # not mutated
     assert [o["metadata"]["namespace"] for o in placed] == ["mlops-labs-r1"] * 2
     namespace = {"kind": "Namespace", "metadata": {"name": "prod"}}
-    placed, refusal = namespaced_objects(Manifests([namespace, deployment], ""), "mlops-labs-r1")
+    placed, refusal = namespaced_objects(Manifests([namespace, deployment]), "mlops-labs-r1")
     assert placed == [] and "remove Namespace" in refusal
-    placed, refusal = namespaced_objects(Manifests([deployment], ""), "mlops-labs-r1")
+    placed, refusal = namespaced_objects(Manifests([deployment]), "mlops-labs-r1")
     assert placed == [] and refusal == "the manifests need a Deployment and a Service"
 
 

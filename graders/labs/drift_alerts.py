@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import yaml
 from docker.models.containers import Container
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -290,8 +291,6 @@ def test_dashboard_queries_return_data(
 
 def tested_alerts(path: Path) -> set[str]:
     """The alert names the learner's own test file has ``alert_rule_test`` cases for."""
-    import yaml
-
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace")[:1_000_000])
     except (OSError, yaml.YAMLError):

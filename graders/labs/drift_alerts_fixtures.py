@@ -41,6 +41,7 @@ from graders.labs.drift_statistics import hidden_datasets
 SERVICE, PORT, JOB = "model", 8000, "drift-service"
 SERVICE_URL = f"http://{SERVICE}:{PORT}"
 RULES = "monitoring/rules.yml"
+NO_RULES = "groups: []\n"  # what Prometheus loads when the learner's rules cannot be
 SHORT_FOR = "5s"  # every alert's `for` in the live run
 QUIET_SECONDS = 10  # in-distribution traffic during which FeatureDrift must not fire
 BOUND_SECONDS = 30  # shifted traffic until FeatureDrift must be firing
@@ -175,26 +176,26 @@ def rules_for_live_run(
     client: docker.DockerClient, image: str, submission: Path, run_id: str, folder: Path
 ) -> str:
     """Write the learner's rules with every ``for`` shortened to ``folder/rules.yml``; return why
-    they cannot be loaded ("" when promtool accepts them; an empty rule file stands in)."""
+    they cannot be loaded ("" when promtool accepts them as written and shortened; an empty rule
+    file stands in)."""
+    rules, submitted = folder / "rules.yml", folder / "submitted.yml"
     try:
-        text = with_for_shortened(load_rules(submission / RULES), SHORT_FOR)
+        rules.write_text(with_for_shortened(load_rules(submission / RULES), SHORT_FOR))
     except ValueError as problem:
-        text, problem_text = "groups: []\n", str(problem)
-    else:
-        (folder / "rules.yml").write_text(text)
-        folder.chmod(0o755)
-        checked = promtool(
-            client,
-            image,
-            f"promtool check rules {CONFIG}/rules.yml",
-            run_id=run_id,
-            mounts={folder: CONFIG},
-        )
-        if checked.ok:
-            return ""
-        text, problem_text = "groups: []\n", "promtool check rules refused them"
-    (folder / "rules.yml").write_text(text)
-    return f"{RULES}: {problem_text}"
+        rules.write_text(NO_RULES)
+        return f"{RULES}: {problem}"
+    shutil.copyfile(submission / RULES, submitted)  # shortening must not mend an invalid `for`
+    for path in (rules, submitted):
+        path.chmod(0o644)
+    folder.chmod(0o755)
+    checked = promtool(
+        client, image, f"promtool check rules {CONFIG}/submitted.yml {CONFIG}/rules.yml",
+        run_id=run_id, mounts={folder: CONFIG},
+    )  # fmt: skip
+    if checked.ok:
+        return ""
+    rules.write_text(NO_RULES)
+    return f"{RULES}: promtool check rules refused them"
 
 
 @pytest.fixture(scope="session")

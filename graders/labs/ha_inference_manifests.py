@@ -25,7 +25,6 @@ class Manifests:
     """The rendered objects, in the order kustomize printed them."""
 
     objects: list[dict[str, Any]]
-    yaml: str
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         """Every object of ``kind``."""
@@ -100,4 +99,4 @@ def render(client: docker.DockerClient, image: str, submission: Path, run_id: st
         raise LearnerFailure(f"kustomize printed YAML that does not parse: {problem}") from None
     if not all(isinstance(o, dict) for o in objects):
         raise LearnerFailure("kustomize printed something that is not a Kubernetes object")
-    return Manifests(objects, done.stdout)
+    return Manifests(objects)
