@@ -126,9 +126,11 @@ def open_workspace(
     scratch_size: str = "1g",
     setup: str = "",
     network: str | None = None,
+    volumes: dict[str, str] | None = None,
 ) -> Iterator[Workspace]:
-    """Start a workspace container (``mounts`` read-only; no network, or only ``network``, which
-    should be internal), run ``setup`` in it, and remove it afterwards.
+    """Start a workspace container (``mounts`` read-only, named ``volumes`` read-write; no
+    network, or only ``network``, which should be internal), run ``setup`` in it, and remove it
+    afterwards.
 
     Mounted host paths are read as UID 10001, so they must be world-readable.
     """
@@ -147,6 +149,7 @@ def open_workspace(
         drop_capabilities=True,
         tmpfs_size="256m",
         scratch={WORK: scratch_size},
+        volumes=volumes or {},
     )
     container = start_container(client, spec)
     try:
@@ -179,6 +182,7 @@ def submission_workspace(
     scratch_size: str = "1g",
     setup: str = "",
     network: str | None = None,
+    volumes: dict[str, str] | None = None,
 ) -> Iterator[Workspace]:
     """A workspace with a world-readable copy of the learner's folder at ``SUBMISSION`` (without
     ``leave_out``, by default ``leaving_out()``) and ``grader_files`` at ``GRADER``."""
@@ -194,6 +198,7 @@ def submission_workspace(
             scratch_size=scratch_size,
             setup=setup,
             network=network,
+            volumes=volumes,
         ) as workspace:
             yield workspace
 

@@ -1,0 +1,1 @@
+"""Back up and restore an MLflow registry: its SQLite database and its artifact store."""
