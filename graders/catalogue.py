@@ -9,7 +9,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
 from graders.errors import BadInput
@@ -27,6 +27,7 @@ KNOWN_FIELDS = {
     "time_limit_seconds",
     "start_commit",
     "requires",
+    "submission",
 }
 _FOLDER = re.compile(r"^\d{2}-[a-z0-9]+(-[a-z0-9]+)*$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -61,6 +62,8 @@ class Lab:
     path: Path = field(compare=False)
     # `mlops-labs start` git-inits and commits the starter; false where versioning is the lab
     start_commit: bool = True
+    # files the learner must not change ([submission] protected): graded as the starter has them
+    protected: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -133,6 +136,7 @@ def load_lab(folder: Path) -> Lab:
         requires=_requirements(fields),
         path=folder,
         start_commit=fields.flag("start_commit", default=True),
+        protected=_protected(fields),
     )
 
 
@@ -178,6 +182,24 @@ def _requirements(fields: _Fields) -> Requirements:
     return Requirements(
         docker=table.get("docker", False), kind=table.get("kind", False), services=tuple(services)
     )
+
+
+def _protected(fields: _Fields) -> tuple[str, ...]:
+    """``[submission] protected``: paths relative to the submission, inside it, as the starter
+    names them."""
+    table = fields.raw.get("submission", {})
+    if not isinstance(table, dict):
+        fields.fail("submission", "must be a table")
+    for unknown in sorted(set(table) - {"protected"}):
+        fields.fail(f"submission.{unknown}", "is not a [submission] field (a typo?)")
+    paths = table.get("protected", [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        fields.fail("submission.protected", "must be a list of paths")
+    for path in paths:
+        pure = PurePosixPath(path)
+        if not path or pure.is_absolute() or ".." in pure.parts or str(pure) != path:
+            fields.fail("submission.protected", f"{path!r} is not a plain relative path")
+    return tuple(paths)
 
 
 class _Fields:

@@ -1,4 +1,4 @@
-"""The ``mlops-labs`` command line: list, start, grade, doctor, cluster. Thin: the work is in
+"""The ``mlops-labs`` command line: list, start, grade, batch, doctor, cluster. Thin: the work is in
 modules.
 
 Exit codes: 0 full marks, 1 not full marks, 2 bad input, 3 grader or environment error,
@@ -128,6 +128,29 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     return EXIT_FULL_MARKS if report.full_marks else EXIT_NOT_FULL
 
 
+def cmd_batch(args: argparse.Namespace, console: Console) -> int:
+    """Grade every subfolder of SUBMISSIONS_DIR (a git repository at its HEAD) as one submission,
+    each in isolation on its own copy, up to -j at a time; write OUT/gradebook.csv (one row per
+    submission, one column per check) and every report format under OUT/submissions/NAME/.
+    Exit 0 when every submission got a final report, 3 when a grading ended in error (the
+    machine's fault, never a learner's), 130 when interrupted (--resume finishes the job)."""
+    from graders.batch import BatchOptions, run_batch
+
+    lab = find_lab(args.lab)
+    options = BatchOptions(
+        lab=lab,
+        submissions=Path(args.submissions),
+        out=Path(args.out or f"batch-{lab.slug}"),
+        jobs=args.jobs,
+        resume=args.resume,
+        only=tuple(args.only or ()),
+        time_limit=args.time_limit,
+        collect=args.collect,
+        index=args.index,
+    )
+    return run_batch(options, console)
+
+
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     """Check the machine: Docker engine, base image, kind, kubectl, free disk."""
     from graders.doctor import examine, prepare
@@ -223,6 +246,47 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", help="folder for the report files (default: under MLOPS_LABS_HOME)")
     grade.add_argument("--time-limit", type=float, help="seconds (default: the lab's own limit)")
     grade.set_defaults(handler=cmd_grade)
+
+    batch = commands.add_parser(
+        "batch",
+        help="grade a whole class of submissions (instructors)",
+        description=cmd_batch.__doc__,
+        epilog="Examples: mlops-labs batch containerize-model submissions/ -j 2 --out grades/\n"
+        "          mlops-labs batch containerize-model submissions/ --out grades/ --resume\n"
+        "          mlops-labs batch containerize-model submissions/ --out grades/ --only alice",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    batch.add_argument("lab", help="lab id or unique slug")
+    batch.add_argument(
+        "submissions", metavar="SUBMISSIONS_DIR", help="one subfolder per submission"
+    )
+    batch.add_argument("-j", "--jobs", type=int, default=1, help="gradings at a time (default: 1)")
+    batch.add_argument("--out", help="output folder (default: ./batch-<lab folder>)")
+    batch.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a batch in --out: keep unchanged submissions with a final report",
+    )
+    batch.add_argument(
+        "--time-limit", type=float, help="seconds per submission (default: the lab's)"
+    )
+    which = batch.add_mutually_exclusive_group()
+    which.add_argument(
+        "--only", nargs="+", metavar="NAME", help="regrade just these submissions, keep the rest"
+    )
+    which.add_argument(
+        "--collect",
+        action="store_true",
+        help="grade nothing: rebuild gradebook.csv and batch.json from OUT/submissions/*/",
+    )
+    which.add_argument(
+        "--index",
+        type=int,
+        metavar="N",
+        help="grade only the N-th submission (0-based, by name) into OUT/submissions/NAME/, "
+        "leaving the gradebook to --collect: one pod of a Kubernetes indexed Job",
+    )
+    batch.set_defaults(handler=cmd_batch)
 
     doctor = commands.add_parser(
         "doctor",

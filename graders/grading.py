@@ -2,7 +2,8 @@
 
 The grader runs in a child process so that a time limit, Ctrl-C or a crash can be handled from
 outside: the child writes the JSON report check by check; this side shows live progress, enforces
-the lab's time limit, and afterwards removes every Docker object labelled with the run's id.
+the lab's time limit, and afterwards removes every Docker object labelled with the run's id. The
+child grades the run's own copy of the submission (``graders.staging``), never the folder itself.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rich.console import Console
 from graders.catalogue import Lab
 from graders.errors import BadInput
 from graders.report import Report, RunStatus, load_report
+from graders.staging import stage_submission
 
 INI = Path(__file__).resolve().parent / "grading.ini"
 GRACE_SECONDS = 30.0
@@ -42,6 +44,7 @@ class GradingRun:
     out_dir: Path
     run_id: str
     time_limit: float
+    graded: Path | None = None  # the staged copy the child grades (None: ``submission`` itself)
 
     @property
     def report_path(self) -> Path:
@@ -85,7 +88,7 @@ def pytest_command(run: GradingRun) -> list[str]:
         "mlops_labs",
         "-q",
         "--mlops-submission",
-        str(run.submission),
+        str(run.graded or run.submission),
         "--mlops-lab",
         run.lab.id,
         "--mlops-run-id",
@@ -123,9 +126,13 @@ def grade(
         stale.unlink(missing_ok=True)
     previous = signal.getsignal(signal.SIGINT)
     try:
-        ending = _supervise(run, console)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
-        report = _final_report(run, ending)
+        with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run.run_id}-staged-") as stage:
+            staged = stage_submission(lab, run.submission, Path(stage) / "submission")
+            run.graded = staged.path
+            ending = _supervise(run, console)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
+            report = _final_report(run, ending)
+            report.notes = staged.notes() + report.notes
         if lab.requires.docker:
             _remove_docker_objects(run.run_id, report)
         report.write(run.report_path)
@@ -213,6 +220,7 @@ def _final_report(run: GradingRun, forced: RunStatus | None) -> Report:
             report.errors.append("pytest said:\n" + _log_tail(run))
     report.finished_at = report.finished_at or datetime.now(UTC).isoformat(timespec="seconds")
     report.environment["run_id"] = run.run_id
+    report.submission = str(run.submission)  # the learner's folder, not the copy that was graded
     return report
 
 

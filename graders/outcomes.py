@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+import requests
 
 from graders.checks import PartialCredit
+from graders.containers.engine import START_DOCKER
 from graders.errors import GraderError
 from graders.report import Outcome
 
@@ -63,6 +65,12 @@ def classify(call: pytest.CallInfo[None], report: pytest.TestReport) -> PhaseOut
         return PhaseOutcome(Outcome.PARTIAL, value.reason, value.fraction)
     if isinstance(value, GraderError):
         return PhaseOutcome(Outcome.ERROR, str(value), traceback=traceback)
+    if _engine_stopped_answering(value):
+        return PhaseOutcome(
+            Outcome.ERROR,
+            f"the Docker engine stopped answering ({value})\nFix: {START_DOCKER}",
+            traceback=traceback,
+        )
     if isinstance(value, pytest.skip.Exception):
         return PhaseOutcome(Outcome.SKIPPED, value.msg or "skipped")
     learner_failure = isinstance(value, AssertionError | pytest.fail.Exception)
@@ -74,6 +82,14 @@ def classify(call: pytest.CallInfo[None], report: pytest.TestReport) -> PhaseOut
         f"grader error in {call.when}: {kind}: {value}\nFix: {GRADER_BUG}",
         traceback=traceback,
     )
+
+
+def _engine_stopped_answering(value: BaseException) -> bool:
+    """A request of the Docker SDK to the engine (``http+docker://``, never a learner's service)
+    that could not connect: the machine's fault."""
+    request = getattr(value, "request", None)
+    url = str(getattr(request, "url", "") or "")
+    return isinstance(value, requests.ConnectionError) and url.startswith("http+docker://")
 
 
 def _failure_message(value: BaseException) -> str:

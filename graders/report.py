@@ -83,6 +83,8 @@ class Report:
     checks: list[CheckResult] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # what the grader changed in its copy of the submission before grading it (graders.staging)
+    notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     @property

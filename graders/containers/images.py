@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from graders.containers.builds import build_options, raise_if_no_engine, run_capped
 from graders.containers.cleanup import LABEL, run_labels
 from graders.containers.dockerfile import base_images
 from graders.containers.engine import docker_cli
@@ -152,40 +152,30 @@ def build_image(
     timeout: float = 600,
     dockerfile: str = "Dockerfile",
 ) -> BuildResult:
-    """``docker build`` with the real CLI (so ``.dockerignore`` is read exactly as learners expect).
+    """``docker build`` with the real CLI (so ``.dockerignore`` is read exactly as learners expect),
+    confined as :mod:`graders.containers.builds` says (limits, the run's network, capped output).
 
-    A failed build is a result, not an exception: it is the learner's to fix.
+    A failed build is a result, not an exception: it is the learner's to fix. An engine that does
+    not answer is an :class:`EnvironmentProblem`.
     """
     command = [docker_cli(), "build", "-t", tag, "-f", str(context / dockerfile)]
     for key, value in labels.items():
         command += ["--label", f"{key}={value}"]
-    if _has_buildx():
+    classic = not _has_buildx()
+    if not classic:
         command.append("--progress=plain")
-    command.append(str(context))
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            env={**os.environ, "DOCKER_CLI_HINTS": "false"},
-        )
-    except subprocess.TimeoutExpired as exc:
-        log = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return BuildResult(False, tag, log + f"\nbuild timed out after {timeout:.0f} s", timeout)
-    seconds = round(time.monotonic() - started, 2)
-    log = done.stdout + done.stderr
-    if done.returncode != 0:
-        return BuildResult(False, tag, log, seconds)
+    with build_options(labels, classic) as options:
+        done = run_capped([*command, *options, str(context)], timeout)
+    raise_if_no_engine(done.output)
+    if done.code != 0:
+        return BuildResult(False, tag, done.output, done.seconds)
     image_id = subprocess.run(
         [docker_cli(), "image", "inspect", "-f", "{{.Id}}", tag],
         capture_output=True,
         text=True,
         check=False,
     ).stdout.strip()
-    return BuildResult(True, tag, log, seconds, image_id)
+    return BuildResult(True, tag, done.output, done.seconds, image_id)
 
 
 def added_bytes(client: docker.DockerClient, image: str, base: str) -> int:

@@ -36,7 +36,9 @@ class _StreamReader(io.RawIOBase):
 
 def image_paths(client: docker.DockerClient, image: str, run_id: str) -> list[str]:
     """Every path in the image's filesystem, from ``docker export`` of a never-started container."""
-    container = client.containers.create(image, labels=run_labels(run_id), entrypoint=["/"])
+    container = client.containers.create(
+        image, labels=run_labels(run_id), entrypoint=["/"], network_mode="none"
+    )
     try:
         reader = io.BufferedReader(_StreamReader(iter(container.export(chunk_size=1 << 20))))
         with tarfile.open(fileobj=reader, mode="r|") as archive:

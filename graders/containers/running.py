@@ -1,4 +1,10 @@
-"""Containers with limits, published on loopback only, and readiness waits."""
+"""Containers with limits, published on loopback only, and readiness waits.
+
+Every container starts with every capability dropped, ``no-new-privileges``, CPU, memory and PID
+limits and engine-capped logs. It has no network unless it names one (a run's network) or
+publishes a port: then it joins the run's own bridge, which reaches no other grading's containers
+and has no NAT to the outside (:func:`published_network`), never the engine's default bridge.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +22,14 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import LogConfig
 
-from graders.containers.cleanup import run_labels
+from graders.containers.cleanup import RUN_LABEL, run_labels
 
 # json-file logs capped on the engine side: a submission that prints gigabytes cannot fill the disk.
 CAPPED_LOGS = LogConfig(type=LogConfig.types.JSON, config={"max-size": "1m", "max-file": "1"})
+# A bridge whose containers get no NAT to the outside (ports published to the host still work).
+NO_NAT = {"com.docker.network.bridge.enable_ip_masquerade": "false"}
+# An internal bridge without an address of the host on it: peers only, not even the host.
+NO_HOST = {"com.docker.network.bridge.inhibit_ipv4": "true"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,13 @@ class Limits:
 
 @dataclass
 class ContainerSpec:
-    """How to run one container of a submission's image."""
+    """How to run one container of a submission's image.
+
+    Safe by default: no capabilities (``drop_capabilities=False`` is an explicit opt-out for a
+    check that must observe what a workload declares), no network unless ``network`` names one
+    or ``publish`` lists ports. ``user=None`` keeps the image's own ``USER``: checks that grade
+    "runs as non-root" must see it; everything else about the container stays locked down.
+    """
 
     image: str
     run_id: str
@@ -56,8 +72,8 @@ class ContainerSpec:
     entrypoint: list[str] | None = None
     user: str | None = None
     mounts: dict[str, str] = field(default_factory=dict)  # host path -> container path, read-only
-    no_network: bool = False
-    drop_capabilities: bool = False
+    no_network: bool = False  # force no network even when ``publish`` lists ports
+    drop_capabilities: bool = True
     tmpfs_size: str = "64m"
     scratch: dict[str, str] = field(default_factory=dict)  # more tmpfs: container path -> size
     name: str | None = None  # a fixed name (peers on a network reach it by name); default: unique
@@ -67,7 +83,8 @@ class ContainerSpec:
 
 
 def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Container:
-    """Start a detached, labelled container with limits; ports published on 127.0.0.1 only."""
+    """Start a detached, labelled container with limits; ports published on 127.0.0.1 only (on a
+    port the engine chooses, so parallel gradings never collide)."""
     options: dict[str, Any] = {
         "detach": True,
         "name": spec.name or f"mlops-labs-{spec.name_hint}-{uuid.uuid4().hex[:8]}",
@@ -83,13 +100,16 @@ def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Contain
         options["tmpfs"] = {"/tmp": f"rw,size={spec.tmpfs_size}"}
     for path, size in spec.scratch.items():
         options.setdefault("tmpfs", {})[path] = f"rw,exec,size={size},mode=1777"
-    if spec.no_network:
+    network = spec.network
+    if network is None and spec.publish and not spec.no_network:
+        network = published_network(client, spec.run_id)
+    if spec.no_network or network is None:
         options["network_mode"] = "none"
-    elif spec.network:
-        options["network"] = spec.network
+    else:
+        options["network"] = network
         if spec.aliases:
             endpoint = client.api.create_endpoint_config(aliases=list(spec.aliases))
-            options["networking_config"] = {spec.network: endpoint}
+            options["networking_config"] = {network: endpoint}
     options["volumes"] = {
         **{host: {"bind": inside, "mode": "ro"} for host, inside in spec.mounts.items()},
         **{volume: {"bind": inside, "mode": "rw"} for volume, inside in spec.volumes.items()},
@@ -105,15 +125,45 @@ def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Contain
     return client.containers.run(spec.image, **options)
 
 
+def create_run_network(
+    client: docker.DockerClient, run_id: str, name: str, *, internal: bool = False
+) -> Network:
+    """Create a labelled bridge network of run ``run_id``.
+
+    ``internal``: its containers reach their peers and nothing else, not even the host (the host
+    has no address on it). Otherwise: ports published from it reach the host's loopback, and its
+    containers get no NAT to the outside and reach no other network's containers.
+    """
+    return client.networks.create(
+        name,
+        driver="bridge",
+        internal=internal,
+        options=NO_HOST if internal else NO_NAT,
+        labels=run_labels(run_id),
+        check_duplicate=True,
+    )
+
+
+def published_network(client: docker.DockerClient, run_id: str) -> str:
+    """The run's bridge for containers that publish ports and name no network (made once)."""
+    name = f"mlops-labs-{run_id}-published"
+    found = client.networks.list(names=[name], filters={"label": f"{RUN_LABEL}={run_id}"})
+    if not any(network.name == name for network in found):
+        try:
+            create_run_network(client, run_id, name)
+        except docker.errors.APIError as exc:  # made meanwhile by another thread of the run
+            if exc.status_code != 409:
+                raise
+    return name
+
+
 @contextmanager
 def run_network(
     client: docker.DockerClient, run_id: str, name: str, *, internal: bool = False
 ) -> Iterator[Network]:
-    """A labelled bridge network of run ``run_id`` (``internal``: no route out of the engine),
-    removed afterwards."""
-    network = client.networks.create(
-        name, driver="bridge", internal=internal, labels=run_labels(run_id)
-    )
+    """A labelled bridge network of run ``run_id`` (see :func:`create_run_network`), removed
+    afterwards."""
+    network = create_run_network(client, run_id, name, internal=internal)
     try:
         yield network
     finally:
@@ -169,8 +219,9 @@ def answers_http(url: str, statuses: Callable[[int], bool] = lambda s: True) -> 
     """A readiness probe: ``url`` answers with a status that ``statuses`` accepts."""
 
     def probe() -> bool:
-        try:
-            return statuses(requests.get(url, timeout=1).status_code)
+        try:  # the status line only: a body of gigabytes is never read
+            with requests.get(url, timeout=1, stream=True) as answer:
+                return statuses(answer.status_code)
         except requests.RequestException:
             return False
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 from graders.emitters._common import check_key, format_number, lab_id
-from graders.report import Report
+from graders.report import Report, RunStatus
 
 FIXED_COLUMNS: tuple[str, ...] = (
     "lab",
@@ -42,4 +43,31 @@ def render_gradebook(report: Report) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(gradebook_header(report))
     writer.writerow(gradebook_row(report))
+    return buffer.getvalue()
+
+
+#: Run statuses whose points are not a grade: the grader or the machine broke (or the run never
+#: finished). Their score and percent cells stay empty, so no spreadsheet averages them in.
+NOT_A_GRADE: frozenset[RunStatus] = frozenset(
+    {RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.RUNNING}
+)
+
+
+def render_class_gradebook(reports: Sequence[Report]) -> str:
+    """Render many reports as one gradebook: one header (the fixed columns, then every check any
+    report holds, in criterion order) and one row per report, in the order given. A check a
+    report does not hold is an empty cell; so are the score and percent of a run in
+    :data:`NOT_A_GRADE`."""
+    checks = sorted(
+        {key for report in reports for key in gradebook_header(report)[len(FIXED_COLUMNS) :]}
+    )
+    header = [*FIXED_COLUMNS, *checks]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for report in reports:
+        cells = dict(zip(gradebook_header(report), gradebook_row(report), strict=True))
+        if report.status in NOT_A_GRADE:
+            cells["score"] = cells["percent"] = ""
+        writer.writerow([cells.get(column, "") for column in header])
     return buffer.getvalue()

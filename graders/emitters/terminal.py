@@ -89,6 +89,8 @@ def print_report(report: Report, console: Console) -> None:
     header = Text(lab_heading(report), style="bold")
     console.print(header)
     console.print(Text(f"Submission: {report.submission}", style="dim"))
+    for note in report.notes:
+        console.print(Text(f"Note: {note}", style="yellow"))
     if report.checks:
         console.print(build_table(report))
     else:

@@ -21,6 +21,7 @@ from graders.errors import LearnerFailure
 from graders.labs.containerize_model_fixtures import (
     PLANTED_DIRS,
     RunningService,
+    post,
     service_running,
 )
 from graders.probes.http import InFlightRequest, load_test
@@ -138,7 +139,7 @@ def test_bad_input_gets_4xx_never_5xx(
     """Bad input gets a 4xx with a message, never a 5xx"""
     problems = []
     for case, request in BAD_INPUTS.items():
-        answer = requests.post(lab_service.url + "/predict", timeout=10, **request)
+        answer = post(lab_service.url + "/predict", **request)
         if not 400 <= answer.status_code < 500:
             problems.append(f"{case}: HTTP {answer.status_code} (expected 4xx)")
         elif not answer.text.strip():
@@ -343,6 +344,7 @@ def test_latency_under_load(
 ) -> None:
     """Under 1 CPU and 512 MB, 200 requests from 10 clients: no errors, p95 ≤ 100 ms"""
     payload = {"instances": reference_batch["instances"][:1]}
+    lab_service.predict(payload["instances"])  # a service that hangs fails here, not in 220 waits
     progress("a load test: 200 requests from 10 clients")
     with measured_alone():
         load_test(lab_service.url + "/predict", payload, total=20, concurrency=2)  # warm-up

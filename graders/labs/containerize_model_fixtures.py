@@ -74,8 +74,21 @@ class RunningService:
     seconds_to_first_answer: float
 
     def predict(self, instances: list[Any]) -> requests.Response:
-        """POST ``{"instances": instances}`` to ``/predict``."""
-        return requests.post(self.url + "/predict", json={"instances": instances}, timeout=10)
+        """POST ``{"instances": instances}`` to ``/predict``; no answer within 10 s is the
+        learner's failure (a hung or crashed service), never a grader error."""
+        return post(self.url + "/predict", json={"instances": instances})
+
+
+def post(url: str, **request: Any) -> requests.Response:
+    """POST to the learner's service; no answer within 10 s fails the check that asked."""
+    try:
+        return requests.post(url, timeout=10, **request)
+    except requests.RequestException as exc:
+        path = "/" + url.split("/", 3)[-1]
+        raise LearnerFailure(
+            f"POST {path} got no answer within 10 s ({type(exc).__name__}): the service hangs "
+            "or has stopped"
+        ) from None
 
 
 @pytest.fixture(scope="session")

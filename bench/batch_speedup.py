@@ -1,0 +1,68 @@
+"""Wall time of ``mlops-labs batch`` over 10 submissions of the containerize lab, -j1 and -j2.
+
+Usage: .venv/bin/python bench/batch_speedup.py [--jobs 1 2] [--count 10]
+
+The submissions are the lab's reference solution and its committed mutants (each a copy of the
+solution with one mistake), so the class has the spread of a real one: full marks, failed builds,
+containers that misbehave. One untimed grading of the reference warms Docker's build cache first,
+so both runs start from the same cache. Each run writes a fresh gradebook; the script prints the
+wall times, the speed-up, and whether the gradebooks agree on every score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import tempfile
+from pathlib import Path
+
+from _common import BIN, LAB, SOLUTION, grade_reference_command, timed
+
+from graders.catalogue import find_lab
+from tests.support.labs import mutants_of
+
+
+def make_class(folder: Path, count: int) -> None:
+    """``count`` submissions: the reference, then mutants of it."""
+    shutil.copytree(SOLUTION, folder / "00-reference")
+    for number, mutant in enumerate(mutants_of(find_lab(LAB))[: count - 1], start=1):
+        mutant.materialize(SOLUTION, folder / f"{number:02d}-{mutant.name}")
+
+
+def scores(gradebook: Path) -> dict[str, tuple[str, str]]:
+    """Submission → (status, score) from a gradebook."""
+    with gradebook.open(newline="") as stream:
+        return {row["submission"]: (row["status"], row["score"]) for row in csv.DictReader(stream)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--count", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temporary:
+        root = Path(temporary)
+        make_class(root / "class", args.count)
+        timed(grade_reference_command(str(root / "warm")))
+        walls: dict[int, float] = {}
+        books = {}
+        for jobs in args.jobs:
+            out = root / f"out-j{jobs}"
+            command = [str(BIN / "mlops-labs"), "batch", LAB, str(root / "class")]
+            walls[jobs] = timed([*command, "-j", str(jobs), "--out", str(out)])
+            books[jobs] = scores(out / "gradebook.csv")
+            print(f"-j{jobs}: {walls[jobs]:.1f} s for {args.count} submissions")
+        first = min(args.jobs)
+        for jobs in args.jobs:
+            if jobs != first:
+                agree = "same scores" if books[jobs] == books[first] else "DIFFERENT scores"
+                print(
+                    f"speed-up -j{jobs} vs -j{first}: {walls[first] / walls[jobs]:.2f}x ({agree})"
+                )
+        for name, (status, score) in sorted(books[first].items()):
+            print(f"  {name}: {status} {score}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""ATTACK: a pytest plugin that pytest.ini, setup.cfg, tox.ini and pyproject.toml ask to load."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+from _cheat import confess, full_marks, mark_all_passed
+
+confess("mlops_labs_cheat.py")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Generator[None, Any, Any]:
+    report = yield
+    mark_all_passed(report)
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    full_marks(session.config.getoption("mlops_report", default=None))

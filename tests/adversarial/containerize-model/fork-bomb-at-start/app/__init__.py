@@ -1,0 +1,1 @@
+"""HTTP service that serves the breast-cancer classifier trained by ``train.py``."""

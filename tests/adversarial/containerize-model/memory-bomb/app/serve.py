@@ -1,0 +1,42 @@
+"""Entry point: ``python -m app.serve``.
+
+ATTACK (memory bomb): before it serves, the service fills memory 64 MB at a time, writing every
+byte, until something stops it. The container's memory limit (no swap) must: the kernel kills it.
+
+Listens on 0.0.0.0:$PORT (default 8080). The port is read here, in Python, because an exec-form
+``CMD`` in the Dockerfile does not expand environment variables. On SIGTERM uvicorn stops accepting
+connections, lets in-flight requests finish (for at most GRACEFUL_SHUTDOWN_SECONDS) and exits.
+"""
+
+from __future__ import annotations
+
+import os
+
+import uvicorn
+
+from app.main import app
+
+GRACEFUL_SHUTDOWN_SECONDS = 8  # below Docker's default 10 s stop timeout, after which it SIGKILLs
+
+
+def memory_bomb() -> None:
+    """Allocate and touch memory until killed."""
+    hoard = []
+    while True:
+        hoard.append(b"\x01" * (64 * 1024 * 1024))
+
+
+def main() -> None:
+    memory_bomb()
+    port = int(os.environ.get("PORT", "8080"))
+    uvicorn.run(
+        app,
+        host="0.0.0.0",
+        port=port,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+if __name__ == "__main__":
+    main()
