@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def examine() -> list[Finding]:
 
 def prepare(say: Callable[[str], None]) -> bool:
     """Make the base image, the sandbox runner image and the Prometheus image available, saying
-    how as it goes."""
+    how as it goes. The two images on the base are built side by side."""
     from graders.containers.engine import connect
     from graders.containers.images import STAND_IN_BASE, ensure_image, infra_image
     from graders.containers.sandbox import runner_image
@@ -69,8 +70,15 @@ def prepare(say: Callable[[str], None]) -> bool:
     try:
         how = ensure_image(client, STAND_IN_BASE, say)
         say(f"base image {STAND_IN_BASE}: {how}")
-        say(f"sandbox runner image: {runner_image(client, say)}")
-        say(f"Prometheus image: {infra_image(client, 'prometheus', say)}")
+        second = connect(timeout=30)  # one client per thread
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                runner = pool.submit(runner_image, client, say)
+                prometheus = pool.submit(infra_image, second, "prometheus", say)
+                say(f"sandbox runner image: {runner.result()}")
+                say(f"Prometheus image: {prometheus.result()}")
+        finally:
+            second.close()
     except GraderError as exc:
         say(f"cannot prepare images: {exc}")
         return False

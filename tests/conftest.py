@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,16 +58,19 @@ def machine(
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Gradings of labs that time a section under load run first, side by side: their
-    neighbours then are short gradings of the same kind, so a measured section waits little for
-    the machine alone. The other gradings follow, before the quick tests."""
+    """Gradings of labs that time a section under load (the lab's own gradings, and the attacks
+    on it) run first, side by side: their neighbours then are short gradings of the same kind, so
+    a measured section waits little for the machine alone. The other gradings follow, before the
+    quick tests."""
 
     def rank(item: pytest.Item) -> int:
         if item.get_closest_marker("slow") is None:
             return 2
-        callspec = getattr(item, "callspec", None)
-        lab = callspec.params.get("lab") if callspec else None
-        return 0 if getattr(lab, "id", None) in TIMED_UNDER_LOAD else 1
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        lab_id = getattr(params.get("lab"), "id", None) or getattr(
+            params.get("attack"), "lab_id", None
+        )
+        return 0 if lab_id in TIMED_UNDER_LOAD else 1
 
     items.sort(key=rank)
 
@@ -94,6 +98,13 @@ def run_cli(*args: str, timeout: float = 900, **kwargs: Any) -> subprocess.Compl
     )
 
 
+def interruptible() -> None:
+    """In a child, before it runs: Ctrl-C (SIGINT) at its default, as for a terminal's
+    foreground job. A test run started in the background (``cmd &``) ignores SIGINT, and its
+    children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_grading(lab: str, out: Path) -> subprocess.Popen[str]:
     """Start ``mlops-labs grade LAB --reference`` in the background, as from a terminal."""
     return subprocess.Popen(
@@ -101,6 +112,7 @@ def start_grading(lab: str, out: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 

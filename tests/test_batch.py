@@ -25,7 +25,7 @@ from graders.batch_submissions import Submission, prepare
 from graders.emitters import FILE_NAMES
 from graders.emitters.gradebook import render_class_gradebook
 from graders.report import CheckResult, Outcome, Report, RunStatus, load_report
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, interruptible, run_cli
 
 TINY = "foundation/01-tiny-lab"
 ANSWERS = {"alice": "42", "bob": "41", "carol": None}  # None: no answer.txt at all
@@ -59,6 +59,7 @@ def start_batch(*args: str, env: dict[str, str] | None = None) -> subprocess.Pop
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=interruptible,
     )
 
 
