@@ -14,13 +14,16 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-from _common import BIN, LAB, SOLUTION, grade_reference_command, timed
+from _common import BIN, LAB, REPO, SOLUTION, grade_reference_command, timed
 
 from graders.catalogue import find_lab
-from tests.support.labs import mutants_of
+
+sys.path.insert(0, str(REPO))  # the mutants' helpers live in the test suite
+from tests.support.labs import mutants_of  # noqa: E402
 
 
 def make_class(folder: Path, count: int) -> None:
