@@ -22,9 +22,6 @@ TIMED_UNDER_LOAD = {"foundation/01-containerize-model"}
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 pytest_plugins = ["pytester"]
-# Submissions that attack the grader (a conftest.py that marks everything passed, a pytest.ini):
-# graded by tests/test_adversarial.py, never collected by our own run.
-collect_ignore = ["adversarial"]
 
 
 @pytest.fixture(autouse=True)

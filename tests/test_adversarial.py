@@ -1,10 +1,11 @@
 """Adversarial submissions, graded for real: the sandbox holds and the grading stays honest.
 
-Each folder of ``tests/adversarial/<lab>/`` is a full submission (the lab's solution plus one
-attack) with an ``attack.toml``: what it does, the most it may score, the checks it must not pass,
-and the harm that must not happen. Every grading must end with a final report, within the lab's
-time limit, with no labelled Docker object left, while the host stays responsive. All traffic goes
-to listeners these tests start themselves (see TECH_NOTES, "Network rules for our own tests").
+Each folder of ``tests/adversarial/<lab>/`` is one submission: the lab's solution with one attack,
+as a patch (``attack.patch``, applied like a mutant's), and an ``attack.toml``: what it does, the
+most it may score, the checks it must not pass, and the harm that must not happen. Every grading
+must end with a final report, within the lab's time limit, with no labelled Docker object left,
+while the host stays responsive. All traffic goes to listeners these tests start themselves (see
+TECH_NOTES, "Network rules for our own tests").
 
 Then the staged copy (protected files, links that leave the submission), the engine-side log cap,
 and infrastructure faults: an engine that stops answering mid-grading is an error with a fix, and
@@ -43,6 +44,7 @@ from graders.containers.running import (
 )
 from graders.staging import stage_submission
 from tests.conftest import FIXTURES, run_cli
+from tests.support.labs import patched_copy
 
 ADVERSARIAL = Path(__file__).resolve().parent / "adversarial"
 LABS = {"containerize-model": "foundation/01-containerize-model"}
@@ -259,10 +261,14 @@ def prepare(
     if attack.harm == "fork-bomb":
 
         def bomb_stopped(graded: Graded) -> None:
+            # a container limit stops it: the PID limit (the bomb says so), or, when the forked
+            # processes fill 512 MB first (a busy machine), the memory limit (killed, code 137)
             message = graded.check("test_health_answers_within_20s")["message"]
-            assert "refused a fork with" in message, message
-            running = int(message.split("refused a fork with ")[1].split()[0])
-            assert running <= 256  # the service's PID limit
+            if "refused a fork with" in message:
+                running = int(message.split("refused a fork with ")[1].split()[0])
+                assert running <= 256  # the service's PID limit
+            else:
+                assert "exited at start with code 137" in message, message
 
         return bomb_stopped
     if attack.harm == "memory-bomb":
@@ -299,8 +305,7 @@ def test_adversarial_submission_is_graded_without_harm_or_inflation(
 ) -> None:
     lab = find_lab(attack.lab_id)
     folder = tmp_path / "submission"
-    skip_toml = shutil.ignore_patterns("attack.toml")
-    shutil.copytree(attack.path, folder, symlinks=True, ignore=skip_toml)
+    patched_copy(lab.solution, attack.path / "attack.patch", folder)
     harmless = prepare(attack, docker_engine, test_run, tmp_path, folder)
     graded = grade(lab, folder, tmp_path / "out")
     report = graded.report

@@ -45,16 +45,22 @@ class Mutant:
 
     def materialize(self, solution: Path, target: Path) -> Path:
         """Copy the solution to ``target`` and apply this mutant's patch there."""
-        shutil.copytree(solution, target, symlinks=True)
-        subprocess.run(
-            ["git", "apply", "-p1", "--whitespace=nowarn", str(self.patch.resolve())],
-            cwd=target,
-            check=True,
-            capture_output=True,
-            # never let git find an enclosing repository and apply the patch there instead
-            env={**os.environ, "GIT_CEILING_DIRECTORIES": str(target.parent)},
-        )
-        return target
+        return patched_copy(solution, self.patch, target)
+
+
+def patched_copy(solution: Path, patch: Path, target: Path) -> Path:
+    """Copy ``solution`` to ``target`` (links as links) and apply ``patch`` (a unified diff
+    against it, as ``git diff`` writes it) there."""
+    shutil.copytree(solution, target, symlinks=True)
+    subprocess.run(
+        ["git", "apply", "-p1", "--whitespace=nowarn", str(patch.resolve())],
+        cwd=target,
+        check=True,
+        capture_output=True,
+        # never let git find an enclosing repository and apply the patch there instead
+        env={**os.environ, "GIT_CEILING_DIRECTORIES": str(target.parent)},
+    )
+    return target
 
 
 def declared_checks(lab: Lab) -> list[DeclaredCheck]:

@@ -1,1 +1,0 @@
-"""HTTP service that serves the breast-cancer classifier trained by ``train.py``."""
