@@ -19,8 +19,8 @@ from pathlib import Path
 import requests
 from _common import BIN, SOLUTION, describe, grade_reference_command, timed
 
-from graders.labs.containerize_model_fixtures import REFERENCE_SCRIPT
-from graders.probes.http import load_test
+from graders.containers.http_load import load_test
+from graders.labs.containerize_model.fixtures import REFERENCE_SCRIPT
 
 BAD = [
     b'{"instances": [[1.0]]}',

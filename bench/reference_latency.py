@@ -14,7 +14,7 @@ import time
 import requests
 from _common import SOLUTION
 
-from graders.probes.http import load_test
+from graders.containers.http_load import load_test
 
 ROW = [
     17.99,

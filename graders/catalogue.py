@@ -71,6 +71,17 @@ class Lab:
         return self.path.name
 
     @property
+    def checks_module(self) -> str:
+        """The module of checks in the lab's grader package, e.g.
+        ``graders.labs.containerize_model.checks``."""
+        return f"{self.grader}.checks"
+
+    @property
+    def fixtures_module(self) -> str:
+        """The module of fixtures in the lab's grader package (the plugin loads it)."""
+        return f"{self.grader}.fixtures"
+
+    @property
     def starter(self) -> Path:
         """The skeleton a learner copies."""
         return self.path / "starter"

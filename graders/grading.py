@@ -63,11 +63,15 @@ class GradingRun:
 
 
 def grader_file(lab: Lab) -> Path:
-    """The file of the lab's grader module."""
-    spec = importlib.util.find_spec(lab.grader)
+    """The file of the lab's checks: ``checks.py`` in the grader package ``lab.toml`` names."""
+    try:
+        spec = importlib.util.find_spec(lab.checks_module)
+    except ModuleNotFoundError:
+        spec = None
     if spec is None or spec.origin is None:
         raise BadInput(
-            f"{lab.path / 'lab.toml'}: field 'grader' names a missing module {lab.grader!r}"
+            f"{lab.path / 'lab.toml'}: field 'grader' names {lab.grader!r}, which is not a "
+            "package with a checks.py"
         )
     return Path(spec.origin)
 

@@ -8,15 +8,19 @@ leaves a partial report.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import platform
 import time
 from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+from _pytest.fixtures import FixtureFunctionDefinition  # pytest >= 8.4: a fixture definition
 
 from graders import __version__
 from graders.catalogue import find_lab
@@ -42,9 +46,11 @@ class GradingSession:
         self.events_path: Path | None = _path_option(config, "mlops_events")
         lab_name = config.getoption("mlops_lab")
         lab = {"id": "", "title": "", "level": ""}
+        self.grader = ""
         if lab_name:
             found = find_lab(lab_name)
             lab = {"id": found.id, "title": found.title, "level": found.level}
+            self.grader = found.grader
         self.report = Report(
             lab=lab,
             submission=str(config.getoption("mlops_submission") or ""),
@@ -107,7 +113,38 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[grading_session_key] = GradingSession(config)
     except BadInput as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[grading_session_key].save()
+    grading = config.stash[grading_session_key]
+    if grading.grader:
+        for name in lab_fixture_modules(grading.grader):
+            config.pluginmanager.import_plugin(name)
+    grading.save()
+
+
+def lab_fixture_modules(package: str) -> list[str]:
+    """The modules of a lab's grader package that the plugin loads as fixture plugins: its
+    ``fixtures.py``, and any other module there that defines a fixture (``checks.py`` and the
+    sandbox-side ``probe.py`` and ``data.py`` never do). A grader module that fails to import is
+    left for collection to report as a grader error."""
+    try:
+        found = importlib.import_module(package)
+    except ImportError:
+        return []
+    names = []
+    for info in pkgutil.iter_modules(getattr(found, "__path__", [])):
+        if info.name in ("checks", "probe", "data") or info.name.startswith("_"):
+            continue
+        name = f"{package}.{info.name}"
+        if info.name == "fixtures" or _defines_fixtures(importlib.import_module(name)):
+            names.append(name)
+    return names
+
+
+def _defines_fixtures(module: ModuleType) -> bool:
+    return any(
+        isinstance(value, FixtureFunctionDefinition)
+        and getattr(value, "__module__", "") == module.__name__
+        for value in vars(module).values()
+    )
 
 
 def pytest_collection_modifyitems(

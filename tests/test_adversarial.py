@@ -540,7 +540,9 @@ def test_an_engine_that_stops_answering_mid_grading_is_an_error_with_a_fix_never
     shutil.copytree(FIXTURES / "labs" / "foundation" / "02-tiny-docker-lab", folder)
     toml = folder / "lab.toml"
     toml.write_text(toml.read_text().replace('"tiny_docker_grader"', '"engine_goes_grader"'))
-    (tmp_path / "engine_goes_grader.py").write_text(ENGINE_GOES_GRADER)
+    (tmp_path / "engine_goes_grader").mkdir()
+    (tmp_path / "engine_goes_grader" / "__init__.py").touch()
+    (tmp_path / "engine_goes_grader" / "checks.py").write_text(ENGINE_GOES_GRADER)
     flag = tmp_path / "engine-gone"
     proxy = EngineProxy(engine, tmp_path / "engine.sock")
     monkeypatch.setenv("MLOPS_LABS_ROOT", str(tmp_path / "labs"))

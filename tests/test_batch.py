@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from graders.batch_books import FILE_FORMATS, write_gradebook
-from graders.batch_submissions import Submission, prepare
+from graders.batch.books import FILE_FORMATS, write_gradebook
+from graders.batch.submissions import Submission, prepare
 from graders.emitters import FILE_NAMES
 from graders.emitters.gradebook import render_class_gradebook
 from graders.report import CheckResult, Outcome, Report, RunStatus, load_report

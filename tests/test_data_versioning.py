@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from graders.catalogue import find_lab
-from graders.labs.churn_data import HEADER, SHIPPED_ROWS, churn_rows, write_csv
-from graders.labs.data_versioning_fixtures import (
+from graders.labs._shared.churn import HEADER, SHIPPED_ROWS, churn_rows, write_csv
+from graders.labs.data_versioning.fixtures import (
     HIDDEN_FIRST_ID,
     RAW,
     git_blob_id,
@@ -75,7 +75,7 @@ def test_raw_data_tracker_finds_the_file_or_folder_that_covers_the_raw_data(
 
 def test_the_grader_copy_leaves_out_virtualenvs_and_the_dvc_cache(tmp_path: Path) -> None:
     from graders.containers.workspace import stage_readable
-    from graders.labs.data_versioning_fixtures import not_needed_for_a_clone
+    from graders.labs.data_versioning.fixtures import not_needed_for_a_clone
 
     for part in (".venv/lib/big.so", ".dvc/cache/files/md5/ab/cd", ".dvc/config", "dvc-storage/x"):
         (tmp_path / "project" / part).parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def test_the_grader_copy_leaves_out_virtualenvs_and_the_dvc_cache(tmp_path: Path
 
 
 def test_params_changes_name_each_changed_key_with_both_values() -> None:
-    from graders.labs.data_versioning import params_changes
+    from graders.labs.data_versioning.checks import params_changes
 
     locked = {"params": {"params.yaml": {"train.n_estimators": 60, "train.seed": 42}}}
     now = {"params": {"params.yaml": {"train.n_estimators": 80, "train.seed": 42}}}

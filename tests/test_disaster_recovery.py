@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from graders.containers.sandbox import SandboxResult
-from graders.labs import disaster_recovery_probe as probe
-from graders.labs.disaster_recovery import manifest_problems, refused_properly
-from graders.labs.disaster_recovery_drills import Corruption
-from graders.labs.disaster_recovery_fixtures import Backup, LiveRegistry
-from graders.labs.disaster_recovery_runbook import longest_gap, parse_duration, read_runbook
+from graders.labs.disaster_recovery import probe
+from graders.labs.disaster_recovery.checks import manifest_problems, refused_properly
+from graders.labs.disaster_recovery.drills import Corruption
+from graders.labs.disaster_recovery.fixtures import Backup, LiveRegistry
+from graders.labs.disaster_recovery.runbook import longest_gap, parse_duration, read_runbook
 
 LAB = Path(__file__).parents[1] / "labs/advanced/01-disaster-recovery"
 TARGETS = """

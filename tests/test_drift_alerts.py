@@ -23,8 +23,9 @@ from graders.containers.images import infra_image
 from graders.containers.running import run_network
 from graders.errors import EnvironmentProblem
 from graders.fixtures.prometheus import promtool, running_prometheus
-from graders.labs import drift_statistics, grafana
-from graders.labs.drift_alerts_promtool import (
+from graders.labs.drift_alerts import grafana, statistics
+from graders.labs.drift_alerts.data import REFERENCE_ROWS, applications, write_reference
+from graders.labs.drift_alerts.promtool import (
     BUCKETS,
     SCENARIOS,
     latency_series,
@@ -33,20 +34,19 @@ from graders.labs.drift_alerts_promtool import (
     run_script,
     with_for_shortened,
 )
-from graders.labs.drift_data import REFERENCE_ROWS, applications, write_reference
 
 SOLUTION = Path(__file__).parents[1] / "labs/professional/02-drift-alerts/solution"
 
 
 def test_quantile_interpolates_linearly_between_order_statistics() -> None:
-    assert drift_statistics.quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
-    assert drift_statistics.quantile([0.0, 10.0], 0.25) == 2.5
-    assert drift_statistics.quantile([7.0], 0.9) == 7.0
+    assert statistics.quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    assert statistics.quantile([0.0, 10.0], 0.25) == 2.5
+    assert statistics.quantile([7.0], 0.9) == 7.0
 
 
 def test_psi_of_identical_samples_is_zero() -> None:
     values = [float(x) for x in range(100)]
-    assert drift_statistics.psi(values, list(reversed(values))) == pytest.approx(0.0, abs=1e-12)
+    assert statistics.psi(values, list(reversed(values))) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_psi_smooths_empty_bins_instead_of_giving_infinity() -> None:
@@ -54,13 +54,13 @@ def test_psi_smooths_empty_bins_instead_of_giving_infinity() -> None:
     reference = [float(x) for x in range(100)]
     current = [500.0] * 10
     expected = 9 * (1e-4 - 0.1) * math.log(1e-4 / 0.1) + (1.0 - 0.1) * math.log(1.0 / 0.1)
-    assert drift_statistics.psi(reference, current) == pytest.approx(expected)
+    assert statistics.psi(reference, current) == pytest.approx(expected)
 
 
 def test_psi_puts_a_value_equal_to_an_edge_in_the_upper_bin() -> None:
     reference = [1.0] * 5 + [2.0] * 5  # edges 1, 1, 1, 1, 1.5, 2, 2, 2, 2
-    just_below = drift_statistics.psi(reference, [1.4999] * 10)  # with the 1s: half the reference
-    on_the_edge = drift_statistics.psi(reference, [1.5] * 10)  # in the empty bin above 1.5
+    just_below = statistics.psi(reference, [1.4999] * 10)  # with the 1s: half the reference
+    on_the_edge = statistics.psi(reference, [1.5] * 10)  # in the empty bin above 1.5
     low = (1 - 1e-4) * math.log(1e4)
     half = (1e-4 - 0.5) * math.log(1e-4 / 0.5)
     assert just_below == pytest.approx(0.5 * math.log(2) + half)
@@ -68,24 +68,24 @@ def test_psi_puts_a_value_equal_to_an_edge_in_the_upper_bin() -> None:
 
 
 def test_ks_is_the_largest_gap_between_the_empirical_distributions() -> None:
-    assert drift_statistics.ks([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == 1.0
-    assert drift_statistics.ks([3.0, 1.0, 2.0, 4.0], [2.0, 1.0]) == 0.5
-    assert drift_statistics.ks([1.0, 2.0], [2.0, 1.0]) == 0.0
+    assert statistics.ks([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == 1.0
+    assert statistics.ks([3.0, 1.0, 2.0, 4.0], [2.0, 1.0]) == 0.5
+    assert statistics.ks([1.0, 2.0], [2.0, 1.0]) == 0.0
 
 
 @pytest.mark.parametrize("got", [math.inf, math.nan, True, "0.1", None])
 def test_agrees_refuses_what_is_not_a_finite_number(got: Any) -> None:
-    assert not drift_statistics.agrees(0.1, got)
+    assert not statistics.agrees(0.1, got)
 
 
 def test_agrees_within_the_tolerance_only() -> None:
-    assert drift_statistics.agrees(0.5, 0.5 + 5e-7)
-    assert not drift_statistics.agrees(0.5, 0.5 + 5e-6)
-    assert drift_statistics.agrees(8000.0, 8000.004)  # relative above 1
+    assert statistics.agrees(0.5, 0.5 + 5e-7)
+    assert not statistics.agrees(0.5, 0.5 + 5e-6)
+    assert statistics.agrees(8000.0, 8000.004)  # relative above 1
 
 
 def test_hidden_datasets_are_the_same_on_every_call() -> None:
-    assert drift_statistics.hidden_datasets() == drift_statistics.hidden_datasets()
+    assert statistics.hidden_datasets() == statistics.hidden_datasets()
 
 
 def test_shipped_reference_window_is_regenerated_byte_for_byte(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_shifted_traffic_drifts_on_income_and_calm_traffic_does_not() -> None:
     calm, shifted = list(applications(8002, 500)), list(applications(8003, 500, shifted=True))
 
     def psi(rows: list[dict[str, float]], feature: str) -> float:
-        return drift_statistics.psi([r[feature] for r in reference], [r[feature] for r in rows])
+        return statistics.psi([r[feature] for r in reference], [r[feature] for r in rows])
 
     assert max(psi(calm, f) for f in ("age", "income", "loan_amount", "credit_score")) < 0.1
     assert psi(shifted, "income") > 1.0 and psi(shifted, "credit_score") > 1.0

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from graders.errors import LearnerFailure
-from graders.labs import ha_inference_policy as policy
-from graders.labs.ha_inference_fixtures import quantity_bytes, quantity_cpus, run_spec
-from graders.labs.ha_inference_manifests import Manifests, render
+from graders.labs.ha_inference_on_kind import policy
+from graders.labs.ha_inference_on_kind.fixtures import quantity_bytes, quantity_cpus, run_spec
+from graders.labs.ha_inference_on_kind.manifests import Manifests, render
 
 SOLUTION = Path(__file__).parents[1] / "labs/professional/03-ha-inference-on-kind/solution"
 RULES = (

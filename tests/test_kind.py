@@ -23,8 +23,8 @@ import yaml
 from graders import kind
 from graders.errors import EnvironmentProblem
 from graders.fixtures.kind import skip_reason
-from graders.labs.ha_inference_live import PROBE, namespaced_objects, traffic_pod
-from graders.labs.ha_inference_manifests import Manifests
+from graders.labs.ha_inference_on_kind.live import PROBE, namespaced_objects, traffic_pod
+from graders.labs.ha_inference_on_kind.manifests import Manifests
 from tests.conftest import REPO, run_cli
 
 WORKFLOW = REPO / ".github" / "workflows" / "kind-layer3.yml"

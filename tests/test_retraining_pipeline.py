@@ -18,16 +18,16 @@ from graders.catalogue import find_lab
 from graders.containers.cleanup import remove_run_resources
 from graders.containers.sandbox import runner_image
 from graders.containers.workspace import Workspace, open_workspace, stage_readable
-from graders.labs.churn_data import HEADER
-from graders.labs.crontab import parse_crontab, split_percent
-from graders.labs.retraining_data import (
+from graders.labs._shared.churn import HEADER
+from graders.labs.retraining_pipeline.crontab import parse_crontab, split_percent
+from graders.labs.retraining_pipeline.data import (
     SHIPPED,
     Batch,
     hidden_batches,
     shipped_files,
     write_shipped,
 )
-from graders.labs.retraining_pipeline_fixtures import PROBE
+from graders.labs.retraining_pipeline.fixtures import PROBE
 
 LAB = find_lab("foundation/04-retraining-pipeline")
 SHARED_CODE = ("pipeline/__init__.py", "pipeline/__main__.py", "pipeline/model.py")
@@ -93,7 +93,7 @@ def contract_breaches(row: dict[str, Any]) -> set[str]:
 def test_the_poisoned_batch_has_every_label_flipped() -> None:
     poisoned = table(hidden_batches()["poisoned"])
     assert len(poisoned) > 8_000 + 2_000  # more than the training set: it flips what is learned
-    from graders.labs.churn_data import churn_rows
+    from graders.labs._shared.churn import churn_rows
 
     original = [line.rsplit(",", 1)[1] for line in churn_rows(4301, 12_000, 2_000_001)]
     assert [row["churned"] for row in poisoned] == [str(1 - int(v)) for v in original]

@@ -65,7 +65,7 @@ def patched_copy(solution: Path, patch: Path, target: Path) -> Path:
 
 def declared_checks(lab: Lab) -> list[DeclaredCheck]:
     """The checks of a lab's grader module, in file order."""
-    module = importlib.import_module(lab.grader)
+    module = importlib.import_module(lab.checks_module)
     checks = []
     for name, function in vars(module).items():
         marks = [m for m in getattr(function, "pytestmark", []) if m.name == MARKER]

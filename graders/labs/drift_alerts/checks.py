@@ -1,0 +1,303 @@
+"""Grader of professional/02-drift-alerts: its acceptance criteria, in order, one check each.
+
+The learner's drift module runs in the sandbox on hidden datasets; their service runs from their
+image, scraped by a real Prometheus that loads their rules; promtool runs their tests and the
+grader's hidden ones (see ``drift_alerts_fixtures`` and ``drift_alerts_promtool``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import docker
+import yaml
+from docker.models.containers import Container
+from prometheus_client.parser import text_string_to_metric_families
+
+from graders.checks import PartialCredit, check
+from graders.containers.workspace import GRADER, SUBMISSION, Workspace
+from graders.errors import LearnerFailure
+from graders.fixtures.prometheus import promtool
+from graders.labs.drift_alerts import grafana, statistics
+from graders.labs.drift_alerts.fixtures import BOUND_SECONDS, SERVICE_URL, SHORT_FOR, LiveRun
+from graders.labs.drift_alerts.promtool import (
+    DRIFT_ALERT,
+    FEATURES,
+    LATENCY_ALERT,
+    SCENARIOS,
+    alerting_rules,
+    load_rules,
+    results,
+    run_script,
+)
+
+# family (as Prometheus' parser names it) -> type, label names every series must carry
+METRICS = {
+    "model_requests": ("counter", {"endpoint", "status"}),
+    "model_request_errors": ("counter", {"endpoint"}),
+    "model_request_duration_seconds": ("histogram", {"endpoint"}),
+    "model_prediction_score": ("histogram", set()),
+    "feature_drift_psi": ("gauge", {"feature"}),
+    "feature_drift_ks": ("gauge", {"feature"}),
+}
+MIN_PANELS = 4
+COVERED = {
+    "the latency histogram": "model_request_duration_seconds",
+    "the error counter": "model_request_errors",
+    "the PSI gauges": "feature_drift_psi",
+}
+
+
+@check(
+    1,
+    points=20,
+    hint="Follow the README's binning exactly: quantile edges of the reference, "
+    "bins closed on the left, proportions below 0.0001 raised to 0.0001; sort before the ECDFs.",
+)
+def test_psi_and_ks_match_an_independent_implementation(workspace: Workspace) -> None:
+    """`psi` and `ks` agree with an independent implementation on hidden datasets"""
+    answer = workspace.probe(
+        f"{GRADER}/probe.py",
+        "statistics",
+        f"{SUBMISSION}/service/drift.py",
+        f"{GRADER}/datasets.json",
+        timeout=120,
+        failure="service/drift.py could not be run",
+    )
+    if "import_error" in answer:
+        raise LearnerFailure(f"service/drift.py does not import: {answer['import_error']}")
+    wrong = []
+    datasets = statistics.hidden_datasets()
+    for name, data in datasets.items():
+        for function in ("psi", "ks"):
+            expected = getattr(statistics, function)(data["reference"], data["current"])
+            got = answer["results"][name][function]
+            if not statistics.agrees(expected, got):
+                wrong.append(f"{function} on {name}: expected {expected:.6f}, got {got}")
+    pairs = 2 * len(datasets)
+    if wrong:
+        reason = f"{len(wrong)} of {pairs} results differ:\n" + "\n".join(wrong[:4])
+        if len(wrong) == pairs:
+            raise AssertionError(reason)
+        raise PartialCredit((pairs - len(wrong)) / pairs, reason)
+
+
+@check(
+    2,
+    points=15,
+    hint="Use prometheus_client's Counter, Histogram and Gauge with exactly the "
+    "names and labels of the README's table; label requests with the route and the status code.",
+)
+def test_metrics_endpoint_exposes_named_metrics(
+    scoring_service: Container, workspace: Workspace, record_property: Any
+) -> None:
+    """`/metrics` exposes the named metrics with the right types and labels"""
+    answer = workspace.probe(f"{GRADER}/probe.py", "metrics", SERVICE_URL, f"{GRADER}/traffic.json")
+    assert answer["status"] == 200, f"GET /metrics answered {answer['status'] or 'nothing'}"
+    try:
+        families = {f.name: f for f in text_string_to_metric_families(answer["text"])}
+    except ValueError as problem:
+        raise AssertionError(f"/metrics is not Prometheus' text format: {problem}") from None
+    problems = []
+    for name, (kind, labels) in METRICS.items():
+        family = families.get(name)
+        if family is None or not family.samples:
+            problems.append(f"no {name} metric (or no series of it)")
+        elif family.type != kind:
+            problems.append(f"{name} is a {family.type}, not a {kind}")
+        elif missing := {label for s in family.samples for label in labels - set(s.labels)}:
+            problems.append(f"{name} has series without the label(s) {', '.join(sorted(missing))}")
+    assert not problems, "\n".join(problems)
+    seen = {
+        "requests by status": {s.labels["status"] for s in families["model_requests"].samples},
+        "drift features": {s.labels["feature"] for s in families["feature_drift_psi"].samples},
+    }
+    record_property("message", f"statuses {sorted(seen['requests by status'])}")
+    assert "200" in seen["requests by status"] and any(
+        status.startswith("4") for status in seen["requests by status"]
+    ), (
+        f"model_requests_total has statuses {sorted(seen['requests by status'])}: "
+        "expected 200 and a 4xx"
+    )
+    assert seen["drift features"] == set(FEATURES), (
+        f"feature_drift_psi has features {sorted(seen['drift features'])}: "
+        f"expected {list(FEATURES)}"
+    )
+    errors = sum(
+        s.value for s in families["model_request_errors"].samples if s.name.endswith("_total")
+    )
+    assert errors >= 1, "a malformed request was not counted in model_request_errors_total"
+
+
+@check(
+    3,
+    points=15,
+    hint="Run `promtool check rules monitoring/rules.yml` and `promtool test "
+    "rules monitoring/rules_test.yml`; test both alerts with alert_rule_test.",
+)
+def test_rules_valid_and_own_tests_pass(
+    monitoring_copy: Path, docker_client: docker.DockerClient, prometheus_image: str, run_id: str
+) -> None:
+    """The rules pass `promtool check rules` and your own `promtool` tests pass"""
+    try:
+        alerts = {
+            rule["alert"] for rule in alerting_rules(load_rules(monitoring_copy / "rules.yml"))
+        }
+    except ValueError as problem:
+        raise AssertionError(str(problem)) from None
+    assert {DRIFT_ALERT, LATENCY_ALERT} <= alerts, (
+        f"the rules define the alerts {sorted(alerts)}: expected {DRIFT_ALERT} and {LATENCY_ALERT}"
+    )
+    checked = promtool(
+        docker_client,
+        prometheus_image,
+        "promtool check rules /m/rules.yml",
+        run_id=run_id,
+        mounts={monitoring_copy: "/m"},
+    )
+    assert checked.ok, f"promtool check rules failed:\n{(checked.stdout + checked.stderr)[-1500:]}"
+    tested = tested_alerts(monitoring_copy / "rules_test.yml")
+    assert {DRIFT_ALERT, LATENCY_ALERT} <= tested, (
+        f"rules_test.yml has alert_rule_test cases for {sorted(tested) or 'no alert'}: "
+        f"expected {DRIFT_ALERT} and {LATENCY_ALERT}"
+    )
+    ran = promtool(
+        docker_client,
+        prometheus_image,
+        "promtool test rules /m/rules_test.yml",
+        run_id=run_id,
+        mounts={monitoring_copy: "/m"},
+    )
+    assert ran.ok, f"your promtool tests fail:\n{(ran.stdout + ran.stderr).strip()[-1500:]}"
+
+
+@check(
+    4,
+    points=20,
+    hint="FeatureDrift: a feature's feature_drift_psi above 0.2 for 5m. "
+    "HighLatencyP95: histogram_quantile(0.95, ...) of the /predict buckets above 0.5 for 5m.",
+)
+def test_hidden_promtool_tests_pass(
+    monitoring_copy: Path, docker_client: docker.DockerClient, prometheus_image: str, run_id: str
+) -> None:
+    """The grader's hidden `promtool` tests pass against your rules"""
+    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-hidden-") as temporary:
+        folder = Path(temporary)
+        if (monitoring_copy / "rules.yml").is_file():
+            shutil.copyfile(monitoring_copy / "rules.yml", folder / "rules.yml")
+        files = []
+        for scenario in SCENARIOS:
+            (folder / f"{scenario.name}.yml").write_text(scenario.test_file())
+            files.append(f"{scenario.name}.yml")
+        for path in folder.iterdir():
+            path.chmod(0o644)
+        folder.chmod(0o755)
+        ran = promtool(
+            docker_client,
+            prometheus_image,
+            run_script(files, "/t"),
+            run_id=run_id,
+            mounts={folder: "/t"},
+        )
+    outcome = results(ran.stdout)
+    passed = {s.name for s in SCENARIOS if outcome.get(f"{s.name}.yml", (1, ""))[0] == 0}
+    failed = [s for s in SCENARIOS if s.name not in passed]
+    free = [s for s in SCENARIOS if s.name in passed and not set(s.counts_with) <= passed]
+    if failed:
+        reason = "\n".join(f"{s.name} fails: {s.proves}" for s in failed)
+        reason += "".join(
+            f"\n{s.name} passes but does not count while {' and '.join(s.counts_with)} fails"
+            for s in free
+        )
+        first = outcome.get(f"{failed[0].name}.yml", (1, ran.stderr))[1]
+        reason += f"\npromtool on {failed[0].name}:\n{first[-1200:]}"
+        credited = len(SCENARIOS) - len(failed) - len(free)
+        if not credited:
+            raise AssertionError(reason)
+        raise PartialCredit(credited / len(SCENARIOS), reason)
+
+
+@check(
+    5,
+    points=20,
+    hint="Update the PSI gauges after every /predict from the window of recent "
+    "rows, and select them in FeatureDrift with the labels the service really exports.",
+)
+def test_drift_alert_fires_end_to_end(live_run: LiveRun, record_property: Any) -> None:
+    """End to end: no drift alert on in-distribution traffic; FeatureDrift fires on shifted
+    traffic"""
+    seen = live_run.seen
+    assert not live_run.rules_problem, f"your rules were not loaded: {live_run.rules_problem}"
+    assert seen["target_up"], "Prometheus could not scrape http://model:8000/metrics"
+    assert DRIFT_ALERT in seen["alerts_loaded"], f"no {DRIFT_ALERT} alert was loaded"
+    assert "firing" not in seen["quiet_states"], (
+        f"{DRIFT_ALERT} fired on in-distribution traffic (PSI at the end: {seen['psi_at_end']})"
+    )
+    assert seen["fired_after"] is not None, (
+        f"{DRIFT_ALERT} was not firing {BOUND_SECONDS} s after shifted traffic began (states seen: "
+        f"{seen['shift_states'] or 'none'}; feature_drift_psi at the end: {seen['psi_at_end']})"
+    )
+    record_property(
+        "message",
+        f"quiet on in-distribution traffic; {DRIFT_ALERT} firing {seen['fired_after']} s after "
+        f"shifted traffic began (the grader set every `for` to {SHORT_FOR} for this run)",
+    )
+
+
+@check(
+    6,
+    points=10,
+    hint="Test every panel's query in Prometheus' own query page; use the "
+    "metric names of the README's table.",
+)
+def test_dashboard_queries_return_data(
+    live_run: LiveRun, workspace: Workspace, submission_dir: Path, record_property: Any
+) -> None:
+    """Every dashboard panel's query runs on the live Prometheus and returns data"""
+    try:
+        dashboard = grafana.load_dashboard(submission_dir / "monitoring/dashboard.json")
+    except ValueError as problem:
+        raise AssertionError(str(problem)) from None
+    found = grafana.panels(dashboard)
+    queried = [panel for panel in found if panel.exprs]
+    assert len(queried) >= MIN_PANELS, f"{len(queried)} panels with a query: expected {MIN_PANELS}"
+    exprs = [grafana.runnable(e, dashboard) for panel in queried for e in panel.exprs]
+    answers = workspace.probe(
+        f"{GRADER}/probe.py", "queries", live_run.prometheus.url, json.dumps(exprs)
+    )
+    problems, position = [], 0
+    for panel in found:
+        if not panel.exprs:
+            problems.append(f"panel {panel.title!r} ({panel.kind}) has no query")
+        for expr in panel.exprs:
+            answer, position = answers[position], position + 1
+            if answer["status"] != "success":
+                problems.append(f"panel {panel.title!r}: {expr} fails: {answer['error']}")
+            elif answer["series"] == 0:
+                problems.append(f"panel {panel.title!r}: {expr} returns no data")
+    missing = [what for what, metric in COVERED.items()
+               if not any(grafana.names_metric(e, metric) for e in exprs)]  # fmt: skip
+    if missing:
+        problems.append(f"no panel shows {', '.join(missing)}")
+    assert not problems, "\n".join(problems)
+    record_property("message", f"{len(exprs)} queries of {len(queried)} panels return data")
+
+
+def tested_alerts(path: Path) -> set[str]:
+    """The alert names the learner's own test file has ``alert_rule_test`` cases for."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace")[:1_000_000])
+    except (OSError, yaml.YAMLError):
+        return set()
+    tests = data.get("tests") if isinstance(data, dict) else None
+    return {
+        str(case.get("alertname"))
+        for test in tests or []
+        if isinstance(test, dict)
+        for case in test.get("alert_rule_test") or []
+        if isinstance(case, dict)
+    }

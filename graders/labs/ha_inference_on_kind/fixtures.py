@@ -1,0 +1,255 @@
+"""Fixtures of the HA-inference lab, layers 1 and 2: the rendered manifests, the image, and the
+image run in Docker exactly as the manifest says a kubelet would run it.
+
+Layer 2 keeps the manifest's promises in Docker: its user (and runAsNonRoot's refusal of a
+non-numeric image user), its read-only root filesystem with a tmpfs for every emptyDir, its CPU and
+memory limits, its env, command and args, all capabilities dropped when it drops them. The probes'
+endpoints are then called on the declared ports, and SIGTERM must stop it within
+``terminationGracePeriodSeconds``. Layer 3, on a real kind cluster, is in ``ha_inference_live``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+import requests
+from docker.models.containers import Container
+from docker.models.networks import Network
+
+from graders.containers.images import BuildResult, build_submission
+from graders.containers.inspect import configured_user
+from graders.containers.running import (
+    ContainerSpec,
+    Limits,
+    host_port,
+    start_container,
+    tail_logs,
+    wait_while_running,
+)
+from graders.containers.workspace import leaving_out, stage_readable
+from graders.errors import LearnerFailure
+from graders.labs.ha_inference_on_kind.manifests import Manifests, dig, render
+
+DEFAULT_GRACE = 30  # seconds, Kubernetes' default terminationGracePeriodSeconds
+PIDS = 256
+# the first row of scikit-learn's load_breast_cancer(): a valid /predict instance
+INSTANCE = [
+    17.99, 10.38, 122.8, 1001.0, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871,
+    1.095, 0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003, 0.006193,
+    25.38, 17.33, 184.6, 2019.0, 0.1622, 0.6656, 0.7119, 0.2654, 0.4601, 0.1189,
+]  # fmt: skip
+
+
+@dataclass
+class DeclaredRun:
+    """The image running as the manifest declares, and where its probes' endpoints answer."""
+
+    container: Container
+    urls: dict[str, str]  # probe (readinessProbe, livenessProbe) -> loopback URL
+    predict_url: str
+    deadline: float  # seconds the liveness probe allows before a kubelet would restart it
+    grace: int
+
+    def get(self, probe: str) -> int:
+        """The status of a GET on ``probe``'s endpoint (0 when nothing answers)."""
+        try:
+            return requests.get(self.urls[probe], timeout=2).status_code
+        except requests.RequestException:
+            return 0
+
+
+def quantity_cpus(value: Any) -> float | None:
+    """A Kubernetes CPU quantity ("500m", "1", 2) in CPUs."""
+    text = str(value or "")
+    if not text:
+        return None
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def quantity_bytes(value: Any) -> int | None:
+    """A Kubernetes memory quantity ("512Mi", "1G", "268435456") in bytes."""
+    text = str(value or "")
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "k": 10**3,
+        "M": 10**6,
+        "G": 10**9,
+        "T": 10**12,
+    }
+    for suffix, factor in sorted(units.items(), key=lambda item: -len(item[0])):
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * factor)
+    return int(float(text)) if text else None
+
+
+def run_spec(manifests: Manifests, image: str, image_user: str, run_id: str) -> ContainerSpec:
+    """The ContainerSpec of the Deployment's first container, as a kubelet would run it."""
+    container = manifests.container() or {}
+    pod = manifests.pod_spec()
+    context = {**(pod.get("securityContext") or {}), **(container.get("securityContext") or {})}
+    user = None
+    if context.get("runAsUser") is not None:
+        user = str(context["runAsUser"])
+        if context.get("runAsGroup") is not None:
+            user += f":{context['runAsGroup']}"
+    elif context.get("runAsNonRoot"):
+        name = image_user.split(":")[0]
+        if not name.isdigit():
+            raise LearnerFailure(
+                f"runAsNonRoot with the image user {image_user or 'root'!r} and no runAsUser: a "
+                "kubelet refuses to start it (it cannot verify a non-numeric user is not root)"
+            )
+        if int(name) == 0:
+            raise LearnerFailure("runAsNonRoot, and the image runs as user 0: a kubelet refuses it")
+    limits = dig(container, "resources", "limits") or {}
+    memory = quantity_bytes(limits.get("memory"))
+    emptydirs = {v.get("name"): v for v in pod.get("volumes") or [] if "emptyDir" in v}
+    scratch = {
+        m["mountPath"]: str(
+            quantity_bytes(dig(emptydirs[m["name"]], "emptyDir", "sizeLimit")) or "64m"
+        )
+        for m in container.get("volumeMounts") or []
+        if m.get("name") in emptydirs
+    }
+    return ContainerSpec(
+        image=image,
+        run_id=run_id,
+        name_hint="as-declared",
+        env={e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e},
+        limits=Limits(
+            cpus=quantity_cpus(limits.get("cpu")) or 2.0,
+            memory=str(memory) if memory else "2g",
+            pids=PIDS,
+        ),
+        publish=tuple(int(p["containerPort"]) for p in container.get("ports") or []),
+        read_only=context.get("readOnlyRootFilesystem") is True,
+        tmp_on_tmpfs=False,  # a pod has a writable /tmp only where it mounts a volume there
+        entrypoint=container.get("command"),
+        command=container.get("args"),
+        user=user,
+        drop_capabilities="ALL"
+        in (dig(container, "securityContext", "capabilities", "drop") or []),
+        scratch=scratch,
+    )
+
+
+def probe_port(manifests: Manifests, probe: str) -> int | None:
+    """The container port number a probe's httpGet names (by number or by name)."""
+    container = manifests.container() or {}
+    port = dig(container, probe, "httpGet", "port")
+    for declared in container.get("ports") or []:
+        if port in (declared.get("containerPort"), declared.get("name")):
+            return int(declared["containerPort"])
+    return None
+
+
+@pytest.fixture(scope="session")
+def staged_submission(submission_dir: Path, run_id: str) -> Iterator[Path]:
+    """A world-readable copy of the submission (for the sandbox to read and to build)."""
+    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-") as temporary:
+        yield stage_readable(submission_dir, Path(temporary) / "submission", leaving_out(".git"))
+
+
+@pytest.fixture(scope="session")
+def rendered_manifests(
+    docker_client: docker.DockerClient, sandbox_image: str, staged_submission: Path, run_id: str
+) -> Manifests:
+    """``kubectl kustomize k8s/``, rendered in the sandbox and parsed."""
+    return render(docker_client, sandbox_image, staged_submission, run_id)
+
+
+@pytest.fixture(scope="session")
+def inference_build(
+    docker_client: docker.DockerClient,
+    staged_submission: Path,
+    run_id: str,
+    progress: Callable[[str], None],
+) -> BuildResult:
+    """The result of building the submission's Dockerfile (a failed build is a result)."""
+    return build_submission(
+        docker_client, staged_submission, f"mlops-labs/ha-inference:{run_id}", run_id, progress
+    )
+
+
+@pytest.fixture(scope="session")
+def declared_run(
+    docker_client: docker.DockerClient,
+    inference_build: BuildResult,
+    rendered_manifests: Manifests,
+    docker_network: Network,
+    run_id: str,
+    progress: Callable[[str], None],
+) -> Iterator[DeclaredRun]:
+    """The image started as the manifest declares; removed afterwards."""
+    if not inference_build.ok:
+        raise LearnerFailure(f"docker build failed:\n{inference_build.log_tail()}")
+    image_user = configured_user(docker_client, inference_build.tag)
+    spec = run_spec(rendered_manifests, inference_build.tag, image_user, run_id)
+    spec.network = docker_network.name
+    progress("starting your image as the manifest declares")
+    container = start_container(docker_client, spec)
+    try:
+        urls = {}
+        for probe in ("readinessProbe", "livenessProbe"):
+            port = probe_port(rendered_manifests, probe)
+            published = host_port(container, port) if port else None
+            path = dig(rendered_manifests.container(), probe, "httpGet", "path") or "/"
+            urls[probe] = f"http://127.0.0.1:{published}{path}" if published else ""
+        serving = next(iter(spec.publish), None)
+        served = host_port(container, serving) if serving else None
+        liveness = dig(rendered_manifests.container(), "livenessProbe") or {}
+        deadline = int(liveness.get("initialDelaySeconds", 0)) + int(
+            liveness.get("periodSeconds", 10)
+        ) * int(liveness.get("failureThreshold", 3))
+        grace = dig(rendered_manifests.pod_spec(), "terminationGracePeriodSeconds")
+        yield DeclaredRun(
+            container,
+            urls,
+            f"http://127.0.0.1:{served}/predict" if served else "",
+            float(min(max(deadline, 10), 120)),
+            int(grace if grace is not None else DEFAULT_GRACE),
+        )
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+
+def healthy_within(run: DeclaredRun) -> float | None:
+    """Seconds until both probes' endpoints answer 200 (None: not within the liveness deadline,
+    or the container stopped)."""
+    return wait_while_running(
+        run.container,
+        lambda: all(run.get(probe) == 200 for probe in run.urls),
+        run.deadline,
+        pause=0.25,
+    )
+
+
+def stops_on_sigterm(run: DeclaredRun) -> float | None:
+    """Send SIGTERM (as a kubelet does after preStop) and return the seconds until the container
+    exited, or None if it still runs after the grace period."""
+    started = time.monotonic()
+    run.container.kill(signal="SIGTERM")
+    try:
+        run.container.wait(timeout=run.grace)
+    except (requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout):
+        return None
+    return round(time.monotonic() - started, 2)
+
+
+def logs(run: DeclaredRun) -> str:
+    """The container's last lines, indented, for a message."""
+    return "\n".join("    " + line for line in tail_logs(run.container, 15).splitlines())

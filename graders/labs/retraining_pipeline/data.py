@@ -1,0 +1,122 @@
+"""Data of lab 04 (retraining pipeline): the starter's files and the grader's hidden batches.
+
+Every file is made from the churn generator with a fixed seed, so it is the same on every machine
+and in every grading (a grade can be reproduced), and the hidden batches follow the distribution of
+the shipped data except where a batch is meant to break the data contract or poison the model:
+
+    python -m graders.labs.retraining_pipeline.data DATA_DIR    the starter's data/ folder
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders.labs._shared.churn import HEADER, churn_rows
+
+COLUMNS = HEADER.split(",")
+SHIPPED = {
+    "training/base.csv": (4001, 8_000, 1),
+    "holdout.csv": (4002, 4_000, 100_001),
+    "incoming/batch-2026-11-01.csv": (4003, 2_000, 200_001),
+}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A hidden batch: its file name, its bytes and, for a bad one, the column it breaks."""
+
+    name: str
+    content: bytes
+    broken_column: str = ""
+
+
+def csv_bytes(lines: list[str], header: str = HEADER) -> bytes:
+    """A CSV file (header, rows, Unix line endings) as bytes."""
+    return (header + "\n" + "\n".join(lines) + "\n").encode()
+
+
+def shipped_files() -> dict[str, bytes]:
+    """The starter's data files, by path under ``data/``."""
+    return {
+        path: csv_bytes(list(churn_rows(seed, count, first_id)))
+        for path, (seed, count, first_id) in SHIPPED.items()
+    }
+
+
+def _rows(seed: int, count: int, first_id: int) -> list[list[str]]:
+    return [line.split(",") for line in churn_rows(seed, count, first_id)]
+
+
+def _join(rows: list[list[str]]) -> list[str]:
+    return [",".join(row) for row in rows]
+
+
+def _every(rows: list[list[str]], step: int, column: str, value: str) -> list[list[str]]:
+    index = COLUMNS.index(column)
+    return [
+        row[:index] + [value] + row[index + 1 :] if n % step == 0 else row
+        for n, row in enumerate(rows)
+    ]
+
+
+def good_batch(name: str, seed: int, first_id: int, count: int = 2_000) -> Batch:
+    """A batch that keeps the data contract, drawn like the shipped data."""
+    return Batch(name, csv_bytes(_join(_rows(seed, count, first_id))))
+
+
+def bad_batches() -> list[Batch]:
+    """One batch per kind of contract breach (schema, types, ranges, nulls), each on one column."""
+    missing = [c for c in COLUMNS if c != "support_calls"]
+    keep = [COLUMNS.index(c) for c in missing]
+    schema = [[row[i] for i in keep] for row in _rows(4202, 1_500, 1_200_001)]
+    types = _rows(4203, 1_500, 1_300_001)
+    types = [
+        row[:2] + [f'"${row[2]}"'] + row[3:] if n % 7 == 0 else row for n, row in enumerate(types)
+    ]
+    return [
+        Batch("batch-2026-11-10.csv", csv_bytes(_join(schema), ",".join(missing)), "support_calls"),
+        Batch("batch-2026-11-12.csv", csv_bytes(_join(types)), "monthly_charges"),
+        Batch(
+            "batch-2026-11-13.csv",
+            csv_bytes(_join(_every(_rows(4204, 1_500, 1_400_001), 11, "tenure_months", "-3"))),
+            "tenure_months",
+        ),
+        Batch(
+            "batch-2026-11-14.csv",
+            csv_bytes(_join(_every(_rows(4205, 1_500, 1_500_001), 13, "age", ""))),
+            "age",
+        ),
+    ]
+
+
+def poisoned_batch() -> Batch:
+    """A large batch whose labels are all flipped: any model trained with it gets worse."""
+    rows = _rows(4301, 12_000, 2_000_001)
+    flipped = [row[:-1] + [str(1 - int(row[-1]))] for row in rows]
+    return Batch("batch-2026-11-15.csv", csv_bytes(_join(flipped)))
+
+
+def hidden_batches() -> dict[str, Batch]:
+    """Every hidden batch of a grading, by the role it plays in the checks."""
+    bad = bad_batches()
+    return {
+        "good": good_batch("batch-2026-11-05.csv", 4101, 1_000_001),
+        "good-among-bad": good_batch("batch-2026-11-11.csv", 4102, 1_100_001),
+        **{f"bad-{batch.broken_column}": batch for batch in bad},
+        "poisoned": poisoned_batch(),
+        "scheduled": good_batch("batch-2026-11-21.csv", 4401, 3_000_001),
+    }
+
+
+def write_shipped(data_dir: Path) -> None:
+    """Write the starter's data files under ``data_dir``."""
+    for path, content in shipped_files().items():
+        target = data_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+if __name__ == "__main__":
+    write_shipped(Path(sys.argv[1]))
