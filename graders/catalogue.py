@@ -15,7 +15,10 @@ from typing import Any, NoReturn
 from graders.errors import BadInput
 
 LEVELS = ("foundation", "professional", "advanced")
-SERVICES = ("mlflow", "prometheus", "dvc", "alertmanager")
+# a service a lab's grader runs: the plugin loads its fixtures, graders.fixtures.<service>
+SERVICES = ("mlflow", "prometheus")
+# command-line tools a learner needs on the machine for the lab (shown by `mlops-labs list`)
+TOOLS = ("dvc", "kubectl", "promtool")
 LAB_PARTS = ("README.md", "lab.toml", "starter", "solution")
 KNOWN_FIELDS = {
     "id",
@@ -26,6 +29,7 @@ KNOWN_FIELDS = {
     "estimated_hours",
     "time_limit_seconds",
     "start_commit",
+    "timed_under_load",
     "requires",
     "submission",
 }
@@ -35,16 +39,18 @@ _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 @dataclass(frozen=True)
 class Requirements:
-    """What a lab needs from the machine."""
+    """What a lab needs: from the machine (Docker, a kind cluster, command-line tools) and the
+    services its grader runs (each selects the fixtures ``graders.fixtures.<service>``)."""
 
     docker: bool = False
     kind: bool = False
     services: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """A short human list, e.g. ``docker, mlflow``."""
+        """A short human list, e.g. ``docker, mlflow`` or ``docker, dvc``."""
         parts = (["docker"] if self.docker else []) + (["kind"] if self.kind else [])
-        return ", ".join(parts + list(self.services)) or "none"
+        return ", ".join(parts + list(self.services) + list(self.tools)) or "none"
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class Lab:
     start_commit: bool = True
     # files the learner must not change ([submission] protected): graded as the starter has them
     protected: tuple[str, ...] = ()
+    # its grader times a section under load (graders.timing): the test suite grades it first
+    timed_under_load: bool = False
 
     @property
     def slug(self) -> str:
@@ -148,6 +156,7 @@ def load_lab(folder: Path) -> Lab:
         path=folder,
         start_commit=fields.flag("start_commit", default=True),
         protected=_protected(fields),
+        timed_under_load=fields.flag("timed_under_load", default=False),
     )
 
 
@@ -184,15 +193,29 @@ def _requirements(fields: _Fields) -> Requirements:
     table = fields.raw.get("requires", {})
     if not isinstance(table, dict):
         fields.fail("requires", "must be a table")
+    for unknown in sorted(set(table) - {"docker", "kind", "services", "tools"}):
+        fields.fail(f"requires.{unknown}", "is not a [requires] field (a typo?)")
     for key in ("docker", "kind"):
         if not isinstance(table.get(key, False), bool):
             fields.fail(f"requires.{key}", "must be true or false")
-    services = table.get("services", [])
-    if not isinstance(services, list) or any(s not in SERVICES for s in services):
-        fields.fail("requires.services", f"must be a list drawn from {', '.join(SERVICES)}")
     return Requirements(
-        docker=table.get("docker", False), kind=table.get("kind", False), services=tuple(services)
+        docker=table.get("docker", False),
+        kind=table.get("kind", False),
+        services=_drawn_from(fields, table, "services", SERVICES),
+        tools=_drawn_from(fields, table, "tools", TOOLS),
     )
+
+
+def _drawn_from(
+    fields: _Fields, table: dict[str, Any], key: str, known: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``[requires] key``: a list of distinct names drawn from ``known`` (default empty)."""
+    names = table.get(key, [])
+    if not isinstance(names, list) or any(name not in known for name in names):
+        fields.fail(f"requires.{key}", f"must be a list drawn from {', '.join(known)}")
+    if len(set(names)) != len(names):
+        fields.fail(f"requires.{key}", "names one of them twice")
+    return tuple(names)
 
 
 def _protected(fields: _Fields) -> tuple[str, ...]:

@@ -14,9 +14,9 @@ criterion number ``criterion`` in the lab README.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pytest
 
@@ -36,7 +36,6 @@ class CheckSpec:
     hint: str
     requires: tuple[str, ...] = ()
     hidden: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def check(
@@ -89,3 +88,28 @@ def title_of(function: object) -> str:
     """A check's title: the first paragraph of its docstring, on one line."""
     doc = str(getattr(function, "__doc__", None) or getattr(function, "__name__", ""))
     return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+@dataclass(frozen=True)
+class DeclaredCheck:
+    """A check as its grader's ``checks.py`` declares it."""
+
+    id: str
+    title: str
+    spec: CheckSpec
+
+    def as_declared(self) -> tuple[str, str, int, float, bool]:
+        """(id, title, criterion, points, hidden), as :meth:`Report.add_not_run` takes them."""
+        return (self.id, self.title, self.spec.criterion, self.spec.points, self.spec.hidden)
+
+
+def declared_checks(module_name: str) -> list[DeclaredCheck]:
+    """The checks a grader module declares, in file order (imports the module: grader code
+    only, never a submission's)."""
+    module = importlib.import_module(module_name)
+    checks = []
+    for name, function in vars(module).items():
+        marks = [m for m in getattr(function, "pytestmark", []) if m.name == MARKER]
+        if name.startswith("test_") and marks:
+            checks.append(DeclaredCheck(name, title_of(function), spec_of(marks[0])))
+    return checks

@@ -1,8 +1,8 @@
-"""The ``mlops-labs`` command line: list, start, grade, batch, doctor, cluster. Thin: the work is in
-modules.
+"""The ``mlops-labs`` command line: list, start, grade, batch, doctor, cluster, and for lab
+authors new and selftest. Thin: the work is in modules.
 
-Exit codes: 0 full marks, 1 not full marks, 2 bad input, 3 grader or environment error,
-130 interrupted.
+Exit codes: 0 full marks (selftest: the contract holds), 1 not full marks (selftest: it does not),
+2 bad input, 3 grader or environment error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -192,9 +192,66 @@ def cmd_cluster(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_new(args: argparse.Namespace, console: Console) -> int:
+    """Scaffold a lab that passes the catalogue contract at once: labs/LEVEL/NN-slug/ (lab.toml,
+    a README with the fixed sections, starter/, solution/, mutants/), its grader package
+    graders/labs/PACKAGE/ (checks.py with two cheap checks, fixtures.py), its unit tests
+    tests/test_PACKAGE.py and a row of the README's lab table. PACKAGE is the slug without NN-,
+    dashes turned into underscores."""
+    from graders.scaffold import plan_lab, scaffold_lab
+
+    new = plan_lab(args.lab)
+    root = new.labs.parent
+    for path in scaffold_lab(new):
+        shown = path.relative_to(root) if path.is_relative_to(root) else path
+        console.print(f"  wrote {shown}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"Created [bold]{new.lab_id}[/], graded by graders.labs.{new.package}. Next "
+        f"(docs/authoring.md): mlops-labs selftest {new.lab_id} (the example holds); then "
+        "write the lab's README, starter/, solution/, checks and a mutant per check, fill the "
+        "TODO cells of its row in README.md's lab table, and selftest again."
+    )
+    return 0
+
+
+def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
+    """Prove a lab's grader truthful: grade its reference solution (it must score 100 %), its
+    starter (at most 20 %), every mutant (it must lose exactly the checks its mutant.toml names;
+    checks gated on them may be blocked) and every passes-* variant (100 %), then print one row
+    per case. Exit 0 when the contract holds, 1 when it does not, 3 when a grading errored."""
+    from graders.selftest import cases_of, run_selftest, verdict_table
+    from graders.state import state_dir
+
+    lab = find_lab(args.lab)
+    cases = cases_of(lab, _split_commas(args.only))
+    out = Path(args.out) if args.out else state_dir() / "selftest" / lab.id.replace("/", "-")
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    verdicts = run_selftest(lab, cases, out, say)
+    console.print(verdict_table(lab, verdicts))
+    for verdict in verdicts:
+        if not verdict.holds:
+            errors = tuple(error.splitlines()[0] for error in verdict.report.errors if error)
+            say(f"{verdict.case.name}: " + "; ".join(verdict.problems + errors))
+    console.print(f"Reports: {out}", markup=False, highlight=False, soft_wrap=True)
+    broken = sum(not verdict.holds for verdict in verdicts)
+    if broken:
+        say(f"The contract does not hold: {broken} of {len(verdicts)} cases.")
+    else:
+        say(f"The contract holds: {len(verdicts)} case{'s' if len(verdicts) > 1 else ''}.")
+    if any(verdict.errored for verdict in verdicts):
+        return EXIT_ERROR
+    return EXIT_NOT_FULL if broken else EXIT_FULL_MARKS
+
+
+def _split_commas(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in (values or []) for part in value.split(",") if part.strip()]
+
+
 def _split_formats(values: list[str] | None) -> list[str]:
-    chosen = [part.strip() for value in (values or []) for part in value.split(",") if part.strip()]
-    return chosen or ["terminal", "json"]
+    return _split_commas(values) or ["terminal", "json"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -311,6 +368,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     cluster.add_argument("action", metavar="ACTION", help="up, down or status")
     cluster.set_defaults(handler=cmd_cluster)
+
+    new = commands.add_parser(
+        "new",
+        help="scaffold a new lab and its grader package (lab authors)",
+        description=cmd_new.__doc__,
+        epilog="Example: mlops-labs new professional/04-feature-store",
+    )
+    new.add_argument("lab", metavar="LEVEL/NN-slug", help="e.g. professional/04-feature-store")
+    new.set_defaults(handler=cmd_new)
+
+    selftest = commands.add_parser(
+        "selftest",
+        help="prove a lab's grader truthful: reference, starter, mutants (lab authors)",
+        description=cmd_selftest.__doc__,
+        epilog="Examples: mlops-labs selftest foundation/01-containerize-model\n"
+        "          mlops-labs selftest containerize-model --only reference,starter\n"
+        "          mlops-labs selftest containerize-model --only runs-as-root --out /tmp/st",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    selftest.add_argument("lab", help="lab id or unique slug")
+    selftest.add_argument(
+        "--only",
+        action="append",
+        metavar="CASES",
+        help="grade only these, comma-separated or repeated: reference, starter, mutants, "
+        "passes (the passes-* variants) or a mutant's name",
+    )
+    selftest.add_argument(
+        "--out", help="folder for each case's report (default: under MLOPS_LABS_HOME)"
+    )
+    selftest.set_defaults(handler=cmd_selftest)
     return parser
 
 

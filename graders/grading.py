@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -26,12 +27,20 @@ from typing import Any
 from rich.console import Console
 
 from graders.catalogue import Lab
+from graders.checks import declared_checks
 from graders.errors import BadInput
+from graders.intake import INTAKE_PROBLEMS, intake_report
 from graders.report import Report, RunStatus, load_report
 from graders.staging import stage_submission
+from graders.text import clean
 
 INI = Path(__file__).resolve().parent / "grading.ini"
 GRACE_SECONDS = 30.0
+# The grader's child (pytest) may hold at most this much data (heap, private writable mappings).
+# Measured (docs/sandbox.md): the child peaks at 59 MB of RSS and 95 MB of data (foundation/01),
+# 44 MB (professional/01): 4 GB leaves a wide margin for every lab and still stops a runaway read
+# long before the machine's memory.
+GRADER_DATA_LIMIT = 4 * 1024**3
 _LOG_TAIL = 25
 
 
@@ -104,6 +113,16 @@ def pytest_command(run: GradingRun) -> list[str]:
     ]
 
 
+def limit_memory() -> None:
+    """In the grader's child, before it runs: its data (heap and private writable mappings) is
+    capped at ``GRADER_DATA_LIMIT``, so that no answer, log or output it reads can take the
+    machine's memory (``RLIMIT_DATA``: ``RLIMIT_AS`` would also count the address space that
+    threads and allocators reserve without using)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = GRADER_DATA_LIMIT if hard == resource.RLIM_INFINITY else min(GRADER_DATA_LIMIT, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
 def child_environment() -> dict[str, str]:
     """The environment without anything that could add pytest options or plugins."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
@@ -131,12 +150,16 @@ def grade(
     previous = signal.getsignal(signal.SIGINT)
     try:
         with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run.run_id}-staged-") as stage:
-            staged = stage_submission(lab, run.submission, Path(stage) / "submission")
-            run.graded = staged.path
-            ending = _supervise(run, console)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
-            report = _final_report(run, ending)
-            report.notes = staged.notes() + report.notes
+            try:
+                staged = stage_submission(lab, run.submission, Path(stage) / "submission")
+            except INTAKE_PROBLEMS as problem:  # over a limit (the learner's), or no disk room
+                report = intake_report(lab, str(run.submission), problem, run.run_id)
+            else:
+                run.graded = staged.path
+                ending = _supervise(run, console)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a 2nd Ctrl-C must not skip cleanup
+                report = _final_report(run, ending)
+                report.notes = staged.notes() + report.notes
         if lab.requires.docker:
             _remove_docker_objects(run.run_id, report)
         report.write(run.report_path)
@@ -162,6 +185,7 @@ def _supervise(run: GradingRun, console: Console) -> RunStatus | None:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=limit_memory,
         )
         deadline = time.monotonic() + run.time_limit
         forced: RunStatus | None = None
@@ -222,10 +246,26 @@ def _final_report(run: GradingRun, forced: RunStatus | None) -> Report:
     if report.status == RunStatus.ERROR and not any(c.outcome == "error" for c in report.checks):
         if not report.errors:
             report.errors.append("pytest said:\n" + _log_tail(run))
+    score_out_of_every_check(run.lab, report)
+    # a run's errors quote pytest's output and its notes name the submission's files: learner text
+    report.errors = [clean(error) for error in report.errors]
+    report.notes = [clean(note) for note in report.notes]
     report.finished_at = report.finished_at or datetime.now(UTC).isoformat(timespec="seconds")
     report.environment["run_id"] = run.run_id
     report.submission = str(run.submission)  # the learner's folder, not the copy that was graded
     return report
+
+
+def score_out_of_every_check(lab: Lab, report: Report) -> None:
+    """Add every check the lab declares that the child never reported (it died, timed out or was
+    interrupted before collecting them) as *not run*: a score is always out of the full total."""
+    try:
+        declared = declared_checks(lab.checks_module)
+    except Exception as exc:  # the grader itself cannot be imported: a grader error, said once
+        report.errors.append(f"cannot list the lab's checks: {type(exc).__name__}: {exc}")
+        report.status = RunStatus.ERROR
+        return
+    report.add_not_run([check.as_declared() for check in declared])
 
 
 def _remove_docker_objects(run_id: str, report: Report) -> None:

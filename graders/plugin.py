@@ -28,14 +28,16 @@ from graders.checks import MARKER, MARKER_HELP, CheckSpec, spec_of, title_of
 from graders.errors import BadInput
 from graders.outcomes import CheckProgress, PhaseOutcome, classify
 from graders.report import CheckResult, Outcome, Report, RunStatus
+from graders.text import LOG_LIMIT, clean, clean_data
 
+# loaded for every run; a service's fixtures only for a lab that declares it (see below)
 FIXTURE_PLUGINS = (
     "graders.fixtures.core",
     "graders.fixtures.docker",
     "graders.fixtures.kind",
-    "graders.fixtures.mlflow",
-    "graders.fixtures.prometheus",
+    "graders.fixtures.scenario",
 )
+SERVICE_FIXTURES = "graders.fixtures.{service}"
 
 
 class GradingSession:
@@ -47,10 +49,12 @@ class GradingSession:
         lab_name = config.getoption("mlops_lab")
         lab = {"id": "", "title": "", "level": ""}
         self.grader = ""
+        self.services: tuple[str, ...] = ()
         if lab_name:
             found = find_lab(lab_name)
             lab = {"id": found.id, "title": found.title, "level": found.level}
             self.grader = found.grader
+            self.services = found.requires.services
         self.report = Report(
             lab=lab,
             submission=str(config.getoption("mlops_submission") or ""),
@@ -114,10 +118,18 @@ def pytest_configure(config: pytest.Config) -> None:
     except BadInput as exc:
         raise pytest.UsageError(str(exc)) from None
     grading = config.stash[grading_session_key]
+    for name in service_fixture_modules(grading.services):
+        config.pluginmanager.import_plugin(name)
     if grading.grader:
         for name in lab_fixture_modules(grading.grader):
             config.pluginmanager.import_plugin(name)
     grading.save()
+
+
+def service_fixture_modules(services: tuple[str, ...]) -> list[str]:
+    """The fixture modules of the services a lab declares (``[requires] services``), e.g.
+    ``graders.fixtures.mlflow`` for ``mlflow``."""
+    return [SERVICE_FIXTURES.format(service=service) for service in services]
 
 
 def lab_fixture_modules(package: str) -> list[str]:
@@ -152,6 +164,7 @@ def pytest_collection_modifyitems(
 ) -> None:
     """Read every check's marker and verify that each prerequisite is an earlier check."""
     seen: set[str] = set()
+    declared = []
     for item in items:
         marker = item.get_closest_marker(MARKER)
         if marker is None:
@@ -164,7 +177,13 @@ def pytest_collection_modifyitems(
                 f"{item.nodeid}: requires {unknown} which are not earlier checks in this module"
             )
         seen.add(item.name)
-    config.stash[grading_session_key].total_checks = len(seen)
+        declared.append((item.name, _title(item), spec.criterion, spec.points, spec.hidden))
+    grading = config.stash[grading_session_key]
+    grading.total_checks = len(seen)
+    # every check is in the report from the start, as *not run* until it has run: a run cut
+    # short still scores out of the lab's full total
+    grading.report.add_not_run(declared)
+    grading.save()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -263,15 +282,17 @@ def _record(item: pytest.Item, progress: CheckProgress) -> None:
         outcome=final.outcome,
         points=round(points.get(final.outcome, 0.0), 4),
         max_points=spec.points,
-        message=final.message or (summary if final.outcome == Outcome.PASSED else ""),
+        message=clean(final.message or (summary if final.outcome == Outcome.PASSED else "")),
         hint=spec.hint if final.outcome in (Outcome.FAILED, Outcome.PARTIAL) else "",
         hidden=spec.hidden,
         duration=round(progress.duration, 3),
-        logs="\n".join(progress.logs + ([final.traceback] if final.traceback else [])),
-        data=data,
+        logs=clean(
+            "\n".join(progress.logs + ([final.traceback] if final.traceback else [])), LOG_LIMIT
+        ),
+        data=clean_data(data),
     )
     grading.outcomes[item.name] = final.outcome
-    grading.report.checks.append(result)
+    grading.report.record(result)
     grading.save()
     grading.emit("done", check=item.name, outcome=final.outcome.value, points=result.points)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +29,7 @@ class Outcome(StrEnum):
         "skipped"  # the environment lacks something (e.g. no kind cluster); never counts as passed
     )
     ERROR = "error"  # the grader or the environment broke; never the learner's fault
+    NOT_RUN = "not run"  # the grading ended (time limit, interruption, crash) before it ran
 
 
 class RunStatus(StrEnum):
@@ -110,6 +112,36 @@ class Report:
     def percent(self) -> float:
         """Score as a percentage of the maximum (0 when nothing was graded)."""
         return round(100.0 * self.score / self.max_score, 2) if self.max_score else 0.0
+
+    def record(self, result: CheckResult) -> None:
+        """Put a finished check's result in the report, in place of its *not run* entry."""
+        for index, check in enumerate(self.checks):
+            if check.id == result.id:
+                self.checks[index] = result
+                return
+        self.checks.append(result)
+
+    def add_not_run(self, declared: Sequence[tuple[str, str, int, float, bool]]) -> None:
+        """Make the report hold every check the lab declares, in declaration order: a declared
+        check it has no result for is added as *not run* (0 of its points), so that the score is
+        always out of the lab's full total. ``declared``: (id, title, criterion, points, hidden)."""
+        results = {check.id: check for check in self.checks}
+        ordered = []
+        for check_id, title, criterion, points, hidden in declared:
+            found = results.pop(check_id, None)
+            ordered.append(
+                found
+                or CheckResult(
+                    id=check_id,
+                    title=title,
+                    criterion=criterion,
+                    outcome=Outcome.NOT_RUN,
+                    points=0.0,
+                    max_points=points,
+                    hidden=hidden,
+                )
+            )
+        self.checks = ordered + list(results.values())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, with the derived score fields included."""

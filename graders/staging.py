@@ -7,11 +7,14 @@ copy is graded:
   ``requirements.txt`` linked to a file elsewhere on the machine would otherwise be read by the
   grader or sent to the engine, and its content shown in the report); links that stay inside are
   kept, made relative to the copy;
-- what is neither a file, a folder nor a link (a named pipe, a socket, a device) is not copied;
+- what is neither a file, a folder nor a link (a named pipe, a socket, a device) is not copied,
+  and never opened;
 - a file the lab protects (``[submission] protected`` in ``lab.toml``) whose SHA-256 differs from
   the lab's starter copy, or that is missing, is graded as the starter has it.
 
-Each of these is said in the report's ``notes``.
+Each of these is said in the report's ``notes``. The copy is bounded (``graders.intake``): a
+submission over a limit raises :class:`~graders.intake.SubmissionRefused` before anything is
+copied, and a disk without room for it raises an ``EnvironmentProblem``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders.catalogue import Lab
 from graders.errors import GraderError
+from graders.intake import LIMITS, Entry, IntakeLimits, Kind, copy_file, require_free_disk
+from graders.intake import survey as survey_submission
+from graders.text import clean_name
 
 _LISTED = 5  # names shown in one note; the rest are counted
 
@@ -70,39 +75,37 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stage_submission(lab: Lab, submission: Path, target: Path) -> Staged:
-    """Copy ``submission`` to ``target`` (which must not exist) under the rules above."""
+def stage_submission(
+    lab: Lab, submission: Path, target: Path, limits: IntakeLimits = LIMITS
+) -> Staged:
+    """Copy ``submission`` to ``target`` (which must not exist) under the rules above; raise
+    :class:`~graders.intake.SubmissionRefused` when it is over one of ``limits``."""
     root = Path(os.path.realpath(submission))
-    staged = Staged(target)
-    _copy_folder(root, root, target, staged)
+    found = survey_submission(root, limits)
+    require_free_disk(target, found.total_bytes, limits)
+    staged = Staged(target, unreadable=list(found.unreadable))
+    target.mkdir(mode=0o755)
+    for entry in found.entries:
+        _copy_entry(root, entry, target, staged)
     for name in lab.protected:
         _restore_if_changed(lab, name, target, staged)
     return staged
 
 
-def _copy_folder(root: Path, folder: Path, target: Path, staged: Staged) -> None:
-    target.mkdir(mode=0o755)
-    try:
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-    except PermissionError:
-        staged.unreadable.append(str(folder.relative_to(root)) + "/")
-        return
-    for entry in entries:
-        source, destination = Path(entry.path), target / entry.name
-        relative = str(source.relative_to(root))
-        mode = entry.stat(follow_symlinks=False).st_mode
-        if stat.S_ISLNK(mode):
-            _copy_link(root, source, destination, relative, staged)
-        elif stat.S_ISDIR(mode):
-            _copy_folder(root, source, destination, staged)
-        elif stat.S_ISREG(mode):
-            try:
-                shutil.copy2(source, destination, follow_symlinks=False)
-            except PermissionError:
-                staged.unreadable.append(relative)
-        else:
-            staged.special_files.append(relative)
+def _copy_entry(root: Path, entry: Entry, target: Path, staged: Staged) -> None:
+    source, destination = root / entry.relative, target / entry.relative
+    if entry.kind is Kind.FOLDER:
+        destination.mkdir(mode=0o755)
+    elif entry.kind is Kind.LINK:
+        _copy_link(root, source, destination, entry.relative, staged)
+    elif entry.kind is Kind.FILE:
+        try:
+            if not copy_file(source, destination, entry.size):
+                staged.special_files.append(entry.relative)
+        except PermissionError:
+            staged.unreadable.append(entry.relative)
+    else:
+        staged.special_files.append(entry.relative)
 
 
 def _copy_link(root: Path, link: Path, destination: Path, relative: str, staged: Staged) -> None:
@@ -137,5 +140,5 @@ def _restore_if_changed(lab: Lab, name: str, target: Path, staged: Staged) -> No
 
 
 def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:_LISTED])
-    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+    listed = ", ".join(clean_name(name) for name in names[:_LISTED])
+    return listed + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from graders.catalogue import discover_labs
 from graders.timing import MACHINE_LOCK, machine_share
 
-# Labs whose graders time a section under load (see graders.timing): their gradings go first.
-TIMED_UNDER_LOAD = {"foundation/01-containerize-model"}
+# Labs whose graders time a section under load (lab.toml's timed_under_load): their gradings go
+# first.
+TIMED_UNDER_LOAD = {lab.id for lab in discover_labs() if lab.timed_under_load}
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -33,8 +34,9 @@ import docker
 import pytest
 
 from graders.catalogue import Lab, find_lab, load_lab
-from graders.containers.cleanup import labelled, remove_run_resources
-from graders.containers.images import STAND_IN_BASE, ensure_image
+from graders.checks import declared_checks
+from graders.containers.cleanup import labelled, remove_run_resources, run_labels
+from graders.containers.images import STAND_IN_BASE, build_image, ensure_image, infra_image
 from graders.containers.running import (
     ContainerSpec,
     Limits,
@@ -42,12 +44,19 @@ from graders.containers.running import (
     host_port,
     start_container,
 )
+from graders.emitters import FORMATS
+from graders.intake import copy_file
+from graders.reference import has_steps, make_submission
 from graders.staging import stage_submission
+from tests.adversarial.hostile_submissions import INTAKE, Hostile, nest, odd_names, remove_deep
 from tests.conftest import FIXTURES, run_cli
 from tests.support.labs import patched_copy
 
 ADVERSARIAL = Path(__file__).resolve().parent / "adversarial"
-LABS = {"containerize-model": "foundation/01-containerize-model"}
+LABS = {
+    "containerize-model": "foundation/01-containerize-model",
+    "data-versioning": "foundation/02-data-versioning",
+}
 LISTENER_PORT = 9999
 # Listens, and prints one line per connection with what it received.
 LISTENER = """
@@ -80,6 +89,8 @@ class Attack:
     max_score: float
     fails: tuple[str, ...]
     note: str = ""
+    time_limit: float | None = None  # the grading's --time-limit, when not the lab's own
+    status: str = "complete"  # how the grading must end
 
     def __str__(self) -> str:
         return self.name
@@ -100,6 +111,8 @@ def attacks() -> list[Attack]:
                 max_score=float(raw["max_score"]),
                 fails=tuple(raw["fails"]),
                 note=raw.get("note", ""),
+                time_limit=raw.get("time_limit"),
+                status=raw.get("status", "complete"),
             )
         )
     return found
@@ -143,16 +156,27 @@ class HostPulse:
         self._thread.join()
 
 
-def grade(lab: Lab, submission: Path, out: Path) -> Graded:
+def grade(lab: Lab, submission: Path, out: Path, time_limit: float | None = None) -> Graded:
     """``mlops-labs grade`` as a learner runs it, with the host's pulse taken meanwhile."""
     started = time.monotonic()
+    limit = ["--time-limit", str(time_limit)] if time_limit else []
     with HostPulse() as pulse:
         done = run_cli(
-            "grade", lab.id, str(submission), "--out", str(out), "--format", "terminal,json"
+            "grade",
+            lab.id,
+            str(submission),
+            "--out",
+            str(out),
+            "--format",
+            ",".join(FORMATS),
+            *limit,
         )
     seconds = round(time.monotonic() - started, 1)
     report = json.loads((out / "report.json").read_text())
-    return Graded(report, done.stdout + done.stderr, out, seconds, round(pulse.slowest, 2))
+    graded = Graded(report, done.stdout + done.stderr, out, seconds, round(pulse.slowest, 2))
+    graded.extra["exit_code"] = done.returncode
+    graded.extra["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    return graded
 
 
 # --- what each attack needs before its grading, and the harm checked after it -----------------
@@ -282,9 +306,70 @@ def prepare(
 
         def failed_on_the_probe_limit(graded: Graded) -> None:
             message = graded.check("test_predict_matches_reference_model")["message"]
-            assert "got no answer within 10 s" in message, message
+            assert "got no complete answer within 10 s" in message, message
 
         return failed_on_the_probe_limit
+    if attack.harm == "trickle":
+
+        def failed_on_the_exchange_deadline(graded: Graded) -> None:
+            asked = [c for c in attack.fails if "sigterm" not in c]  # all but the SIGTERM check
+            for check_id in asked:
+                message = graded.check(check_id)["message"]
+                assert "no complete answer within 10 s" in message, (check_id, message)
+            assert graded.seconds < 300, "each exchange ends at its deadline, not at the lab's"
+
+        return failed_on_the_exchange_deadline
+    if attack.harm == "gigabyte-answer":
+
+        def read_at_most_the_cap(graded: Graded) -> None:
+            message = graded.check("test_predict_matches_reference_model")["message"]
+            assert "answered more than 1 MB" in message, message
+            # the largest of every process this test run has waited for, the grading's included
+            assert graded.extra["peak_rss_mb"] < 1000, graded.extra
+
+        return read_at_most_the_cap
+    if attack.harm == "escape-sequences":
+
+        def nothing_raw_anywhere(graded: Graded) -> None:
+            message = graded.check("test_predict_matches_reference_model")["message"]
+            assert "got clickRED" in message, message  # quoted, cleaned
+            texts = {"terminal": graded.output}
+            texts |= {p.name: p.read_text(errors="replace") for p in graded.out.rglob("*.*")}
+            for name, text in texts.items():
+                for raw in ("\x1b", "\x9b", "\x07", "\x00", "\ud800"):
+                    assert raw not in text, f"{name} holds {raw!r}"
+
+        return nothing_raw_anywhere
+    if attack.harm == "time-limit":
+
+        def scored_out_of_the_full_total(graded: Graded) -> None:
+            lab = find_lab(attack.lab_id)
+            declared = [c.id for c in declared_checks(lab.checks_module)]
+            report = graded.report
+            assert [c["id"] for c in report["checks"]] == declared
+            assert report["max_score"] == 100
+            assert graded.extra["exit_code"] == 3
+            not_run = [c["id"] for c in report["checks"] if c["outcome"] == "not run"]
+            assert len(not_run) >= len(declared) - 1, report["checks"]
+            gradebook = (graded.out / "gradebook.csv").read_text()
+            junit = (graded.out / "junit.xml").read_text()
+            assert "not run" in gradebook and 'type="not run"' in junit
+            assert ",100," in gradebook  # max_score: the lab's full total
+            stalled = [
+                c.id
+                for c in client.containers.list(all=True)
+                if "sleep 100000" in " ".join(c.attrs["Config"].get("Cmd") or [])
+            ]
+            assert stalled == [], "the stalled build step outlived the grading"
+
+        return scored_out_of_the_full_total
+    if attack.harm == "faked-metric":
+
+        def the_real_metric_was_graded(graded: Graded) -> None:
+            message = graded.check("test_metrics_declared_and_threshold_met")["message"]
+            assert "below 0.78" in message and "0.99" not in message, message
+
+        return the_real_metric_was_graded
     if attack.harm == "never-stops":
 
         def ended_anyway(graded: Graded) -> None:
@@ -294,6 +379,63 @@ def prepare(
             assert "still running 10 s after SIGTERM" in message, message
 
         return ended_anyway
+    if attack.harm in IMAGE_FACTS:
+        return image_facts_harm(attack, client, test_run, tmp_path)
+    raise AssertionError(f"{attack.path / 'attack.toml'}: unknown harm {attack.harm!r}")
+
+
+# --- facts about an image come from the image; an image that cannot start is the learner's -----
+
+IMAGE_FACTS = ("cannot-start", "fat-base", "planted-in-a-layer", "pip-shim")
+SERVICE_CHECK = "test_health_answers_within_20s"
+
+
+def image_facts_harm(
+    attack: Attack, client: docker.DockerClient, test_run: str, tmp_path: Path
+) -> Callable[[Graded], None]:
+    """What an attack on the image's facts needs, and the check that the grader saw through it."""
+    if attack.harm == "cannot-start":
+
+        def failed_with_what_to_fix(graded: Graded) -> None:
+            for check_id in attack.fails:
+                check = graded.check(check_id)
+                assert check["outcome"] == "failed", check  # the learner's, never an error
+            message = graded.check(SERVICE_CHECK)["message"]
+            assert "could not start: the engine refused it" in message, message
+            assert "CMD or ENTRYPOINT" in message or "ENTRYPOINT or CMD" in message, message
+
+        return failed_with_what_to_fix
+    if attack.harm == "fat-base":
+        # the name the attack hides in a RUN line: a local image far bigger than the real base
+        fat = tmp_path / "fat-base"
+        fat.mkdir()
+        (fat / "Dockerfile").write_text(f"FROM {infra_image(client, 'runner')}\n")
+        assert build_image(fat, "mlops-labs-attack/fat-base:1", run_labels(test_run)).ok
+        slim = int(client.images.get(STAND_IN_BASE).attrs["Size"])
+        assert int(client.images.get("mlops-labs-attack/fat-base:1").attrs["Size"]) > 3 * slim
+
+        def weighed_on_its_real_base(graded: Graded) -> None:
+            check = graded.check("test_image_weight_within_budget")
+            assert check["data"]["base"] == STAND_IN_BASE, check
+            assert check["data"]["added_mb"] > 330, check  # the kept pip cache, honestly weighed
+
+        return weighed_on_its_real_base
+    if attack.harm == "planted-in-a-layer":
+
+        def found_in_its_layer(graded: Graded) -> None:
+            message = graded.check("test_build_context_excludes_data_git_notebooks_tests")[
+                "message"
+            ]
+            assert "/app/data/mlops-labs-planted-" in message, message
+
+        return found_in_its_layer
+    if attack.harm == "pip-shim":
+
+        def read_from_the_files(graded: Graded) -> None:
+            message = graded.check("test_dependencies_pinned_and_installed")["message"]
+            assert "joblib==1.6.0 (installed: 1.5.3)" in message, message
+
+        return read_from_the_files
     raise AssertionError(f"{attack.path / 'attack.toml'}: unknown harm {attack.harm!r}")
 
 
@@ -307,11 +449,13 @@ def test_adversarial_submission_is_graded_without_harm_or_inflation(
     folder = tmp_path / "submission"
     patched_copy(lab.solution, attack.path / "attack.patch", folder)
     harmless = prepare(attack, docker_engine, test_run, tmp_path, folder)
-    graded = grade(lab, folder, tmp_path / "out")
+    if has_steps(folder):  # a repository lab: the learner's repository, as its steps make it
+        folder = make_submission(folder, tmp_path / "repository")
+    graded = grade(lab, folder, tmp_path / "out", attack.time_limit)
     report = graded.report
     print(f"{attack.name}: {graded.seconds} s, {report['score']}/{report['max_score']}")
     outcomes = {c["id"]: f"{c['outcome']}: {c['message'][:300]}" for c in report["checks"]}
-    assert report["status"] == "complete", (report["errors"], outcomes)  # graded, not broken
+    assert report["status"] == attack.status, (report["errors"], outcomes)  # graded, not broken
     assert report["score"] <= attack.max_score, outcomes
     assert not [c for c in report["checks"] if c["id"] in attack.fails and c["points"]], outcomes
     assert attack.note in " ".join(report["notes"]), report["notes"]
@@ -581,3 +725,120 @@ def run_cli_command() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "graders.cli"]
+
+
+# --- intake: hostile submissions built in tmp_path (tests/adversarial/hostile_submissions.py) ---
+
+TINY_LAB = "foundation/01-tiny-lab"
+
+
+def grade_tiny(learner: Path, out: Path, scratch: Path) -> subprocess.CompletedProcess[str]:
+    """``mlops-labs grade`` of the tiny lab, with its temporary folders in ``scratch``."""
+    scratch.mkdir()
+    return run_cli(
+        "grade",
+        TINY_LAB,
+        str(learner),
+        "--out",
+        str(out),
+        "--format",
+        "terminal,json",
+        env={**os.environ, "TMPDIR": str(scratch)},
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("hostile", INTAKE, ids=str)
+def test_a_hostile_submission_gets_a_report_that_names_the_limit_and_leaves_nothing(
+    hostile: Hostile, tiny_labs: Path, tmp_path: Path
+) -> None:
+    learner = tmp_path / "learner"
+    started = time.monotonic()
+    try:
+        hostile.build(learner)  # asserts that the attack is real
+        done = grade_tiny(learner, tmp_path / "out", tmp_path / "scratch")
+    finally:
+        remove_deep(learner)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert done.returncode == 1, done.stdout + done.stderr  # the learner's doing, not an error
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert report["status"] == "complete" and report["max_score"] == 6, report  # the full total
+    assert report["score"] <= hostile.max_score, report["checks"]
+    assert hostile.says in " ".join(report["notes"]), report["notes"]
+    assert f"Score: {report['score']:g} / 6" in done.stdout
+    assert list((tmp_path / "scratch").iterdir()) == [], "a temporary folder was left behind"
+    assert time.monotonic() - started < 120
+
+
+def test_odd_file_names_are_graded_and_only_ever_shown_escaped(
+    tiny_labs: Path, tmp_path: Path
+) -> None:
+    learner = tmp_path / "learner"
+    odd_names(learner)
+    assert any("\x1b" in name for name in os.listdir(learner)), "names with escape sequences"
+    done = grade_tiny(learner, tmp_path / "out", tmp_path / "scratch")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert done.returncode == 0, done.stdout + done.stderr  # graded as any other: 6/6
+    assert report["score"] == 6 and report["status"] == "complete"
+    notes = " ".join(report["notes"])
+    assert "symbolic links that lead outside your folder (out-" in notes, notes
+    assert "not files or folders (pipe-" in notes, notes
+    for text in (done.stdout, notes):
+        assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+@pytest.mark.docker
+def test_a_real_lab_refuses_a_deep_submission_before_building_anything(
+    docker_engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    lab = find_lab("foundation/01-containerize-model")
+    learner = tmp_path / "learner"
+    shutil.copytree(lab.solution, learner)  # the honest part: the reference, 100 %
+    try:
+        nest(learner)
+        graded = grade(lab, learner, tmp_path / "out")
+    finally:
+        remove_deep(learner)
+    report = graded.report
+    total = sum(check.spec.points for check in declared_checks(lab.checks_module))
+    assert report["status"] == "complete", report["errors"]
+    assert (report["score"], report["max_score"]) == (0, total)
+    assert {check["outcome"] for check in report["checks"]} == {"not run"}
+    assert "more than 64 nested folders" in " ".join(report["notes"])
+    assert labelled(docker_engine, report["environment"]["run_id"]) == []
+    assert graded.seconds < 60
+
+
+def test_a_pipe_in_a_files_place_is_never_opened_by_the_copy(tmp_path: Path) -> None:
+    pipe = tmp_path / "answer.txt"
+    os.mkfifo(pipe)  # as if swapped in for the file between the listing and the copy
+    copied: list[bool] = []
+    copier = threading.Thread(
+        target=lambda: copied.append(copy_file(pipe, tmp_path / "copy", 10)), daemon=True
+    )
+    copier.start()
+    copier.join(5)
+    if copier.is_alive():  # an open() that blocks: release it, then fail
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+    assert copied == [False] and not (tmp_path / "copy").exists()
+
+
+def test_no_room_on_the_disk_is_an_error_with_a_fix_and_a_report(
+    tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from graders import intake
+    from graders.grading import grade as grade_in_process
+
+    monkeypatch.syspath_prepend(str(FIXTURES / "graders"))
+    learner = tmp_path / "learner"
+    learner.mkdir()
+    (learner / "answer.txt").write_text("42\n")
+    full = shutil.disk_usage(tmp_path)._replace(free=100 << 20)
+    monkeypatch.setattr(intake.shutil, "disk_usage", lambda path: full)
+    report = grade_in_process(find_lab(TINY_LAB), learner, tmp_path / "out", Console(quiet=True))
+    assert report.status == "error" and report.score == 0 and report.max_score == 6
+    assert "not enough free disk" in report.errors[0] and "Fix: free some disk" in report.errors[0]
+    assert (tmp_path / "out" / "report.json").is_file()

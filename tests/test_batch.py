@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,13 +20,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from graders.batch import BatchOptions, run_batch, runner
 from graders.batch.books import FILE_FORMATS, write_gradebook
 from graders.batch.submissions import Submission, prepare
+from graders.catalogue import find_lab
 from graders.emitters import FILE_NAMES
 from graders.emitters.gradebook import render_class_gradebook
+from graders.intake import SubmissionRefused
 from graders.report import CheckResult, Outcome, Report, RunStatus, load_report
-from tests.conftest import REPO, interruptible, run_cli
+from tests.adversarial.hostile_submissions import (
+    FOREIGN_REPOSITORIES,
+    INTAKE,
+    honest_part,
+    odd_names,
+    remove_deep,
+    repository,
+)
+from tests.conftest import FIXTURES, REPO, interruptible, run_cli
 
 TINY = "foundation/01-tiny-lab"
 ANSWERS = {"alice": "42", "bob": "41", "carol": None}  # None: no answer.txt at all
@@ -233,7 +246,6 @@ def test_plain_copy_keeps_symlinks_as_links(tmp_path: Path) -> None:
         ([TINY, "{class}", "--only", "zoe"], "no submission named zoe"),
         ([TINY, "{class}", "-j", "0"], "-j must be at least 1"),
         ([TINY, "{class}", "--index", "7"], "--index 7 is out of range"),
-        ([TINY, "{tmp}/unsafe"], "rename: '-rf'"),
         ([TINY, "{class}", "--out", "{tmp}/done"], "pass --resume"),
     ],
 )
@@ -242,7 +254,6 @@ def test_bad_batch_input_is_one_line_exit_2(
 ) -> None:
     make_class(tmp_path / "class", {"alice": "42"})
     (tmp_path / "empty").mkdir()
-    (tmp_path / "unsafe" / "-rf").mkdir(parents=True)
     if "{tmp}/done" in args:
         first = run_cli("batch", TINY, str(tmp_path / "class"), "--out", str(tmp_path / "done"))
         assert first.returncode == 0, first.stderr
@@ -393,3 +404,148 @@ def test_parallel_docker_gradings_have_their_own_run_ids_and_leave_nothing(
         label = f"org.mlops-labs.run={run}"
         assert not docker_engine.containers.list(all=True, filters={"label": label})
         assert not docker_engine.networks.list(filters={"label": label})
+
+
+# --- a batch survives any one submission (hostile ones: tests/adversarial/hostile_submissions.py)
+
+#: Submission folders whose names are not letters and digits, and the names they go by.
+ODD_FOLDERS = {
+    "Zoë": "Zo%C3%AB",
+    os.fsdecode(b"\xff\xfe-x"): "%FF%FE-x",
+    "a\nb\x1b[2J": "a%0Ab%1B%5B2J",
+}
+
+
+def hostile_class(folder: Path) -> None:
+    """Honest submissions among every hostile one: alice (42, a folder), bob (42, a repository,
+    the classmate the foreign repositories point at), odd file names in a folder and in a
+    repository (committed and ignored), odd folder names, and each intake attack."""
+    honest_part(folder / "alice")
+    repository(folder / "bob", "42")
+    for hostile in INTAKE:
+        hostile.build(folder / hostile.name)
+    for name, (build, _) in FOREIGN_REPOSITORIES.items():
+        build(folder / name, folder / "bob")
+    odd_names(folder / "odd-names")
+    odd_repository = folder / "odd-repository"
+    odd_names(odd_repository)
+    (odd_repository / ".gitignore").write_text("data-*\n")
+    git(odd_repository, "init", "-q")
+    git(odd_repository, "add", "-A")
+    git(odd_repository, "commit", "-q", "-m", "odd names, committed")
+    for odd in ODD_FOLDERS:
+        honest_part(folder / odd)
+
+
+def test_a_class_with_every_hostile_submission_grades_all_others_and_resumes(
+    tiny_labs: Path, tmp_path: Path
+) -> None:
+    submissions, out, scratch = tmp_path / "class", tmp_path / "out", tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    try:
+        hostile_class(submissions)
+        done = run_cli("batch", TINY, str(submissions), "--out", str(out), env=env, timeout=600)
+        first = (out / "gradebook.csv").read_text()
+        resumed = run_cli(
+            "batch", TINY, str(submissions), "--out", str(out), "--resume", env=env, timeout=600
+        )
+    finally:
+        remove_deep(submissions / "deep-nesting")
+    assert done.returncode == 0, done.stdout + done.stderr  # every submission has a final report
+    rows = {row["submission"]: row for row in gradebook(out)}
+    state = batch_state(out)
+    honest = ["alice", "bob", "odd-names", "odd-repository", *ODD_FOLDERS.values()]
+    assert {name: rows[name]["score"] for name in honest} == dict.fromkeys(honest, "6")
+    for hostile in INTAKE:
+        row = rows[hostile.name]
+        assert row["status"] == "complete" and float(row["score"]) <= hostile.max_score, row
+        if not hostile.max_score:
+            assert hostile.says in str(state[hostile.name]["reason"]), state[hostile.name]
+    for name, (_, says) in FOREIGN_REPOSITORIES.items():
+        assert (rows[name]["status"], rows[name]["score"]) == ("complete", "0"), rows[name]
+        assert says in str(state[name]["reason"]), state[name]
+        assert state[name]["commit"] is None, "nobody else's commit is recorded"
+    assert len(rows) == len(honest) + len(INTAKE) + len(FOREIGN_REPOSITORIES)
+    assert "Traceback" not in done.stderr + resumed.stderr
+    assert not (out / ".work").exists() and list(scratch.iterdir()) == []
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (out / "gradebook.csv").read_text() == first
+    assert "grading alice" not in resumed.stdout and "grading Zo%C3%AB" not in resumed.stdout
+
+
+def test_any_fault_of_one_submission_is_its_error_row_and_resume_regrades_it(
+    tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(FIXTURES / "graders"))  # the tiny grader, in this process
+    submissions, out = make_class(tmp_path / "class"), tmp_path / "out"
+    prepare_for_real, record_for_real = runner.prepare, runner.finish_report
+    failed_to_record: list[str] = []
+
+    def prepare_fails_for_bob(submission: Submission, target: Path) -> Any:
+        if submission.name == "bob":
+            raise RuntimeError("boom while copying bob")
+        return prepare_for_real(submission, target)
+
+    def recording_fails_once_for_carol(report: Report, folder: Path, name: str, facts: Any) -> None:
+        if name == "carol" and not failed_to_record:
+            failed_to_record.append(name)
+            raise UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
+        record_for_real(report, folder, name, facts)
+
+    with pytest.raises(RuntimeError):  # the faults are real: uncaught, each ended the batch
+        prepare_fails_for_bob(Submission("bob", submissions / "bob"), tmp_path / "copy")
+    monkeypatch.setattr(runner, "prepare", prepare_fails_for_bob)
+    monkeypatch.setattr(runner, "finish_report", recording_fails_once_for_carol)
+    lab = find_lab(TINY)
+    quiet = Console(file=io.StringIO())
+    assert run_batch(BatchOptions(lab, submissions, out), quiet) == 3  # a grading ended in error
+    state = batch_state(out)
+    assert (state["alice"]["status"], state["alice"]["score"]) == ("complete", 6)
+    assert state["bob"]["status"] == "error"
+    assert "RuntimeError: boom while copying bob" in str(state["bob"]["reason"])
+    assert state["carol"]["status"] == "error"
+    assert "could not record the report: UnicodeEncodeError" in str(state["carol"]["reason"])
+    assert [row["score"] for row in gradebook(out)] == ["6", "", ""]  # errors are not grades
+    monkeypatch.setattr(runner, "prepare", prepare_for_real)
+    monkeypatch.setattr(runner, "finish_report", record_for_real)
+    assert run_batch(BatchOptions(lab, submissions, out, resume=True), quiet) == 0
+    assert {row["submission"]: row["score"] for row in gradebook(out)} == {
+        "alice": "6",
+        "bob": "3",
+        "carol": "1",
+    }
+
+
+def test_a_repository_whose_head_is_over_a_limit_is_refused_before_its_checkout(
+    tmp_path: Path,
+) -> None:
+    learner = tmp_path / "class" / "mallory"
+    repository(learner, "42")
+    deep = learner.joinpath(*["d"] * 70)
+    deep.mkdir(parents=True)
+    (deep / "bomb.txt").write_text("x\n")
+    git(learner, "add", "-A")
+    git(learner, "commit", "-q", "-m", "deep")
+    shutil.rmtree(learner / "d")  # the folder is small; its HEAD commit is not
+    assert git(learner, "ls-tree", "-r", "--name-only", "HEAD").count("/") >= 70
+    with pytest.raises(SubmissionRefused, match="more than 64 nested folders in its HEAD"):
+        prepare(Submission("mallory", learner), tmp_path / "copy")
+    assert not (tmp_path / "copy" / "d").exists(), "nothing of it was checked out"
+
+
+def test_odd_folder_names_are_graded_percent_encoded_and_only_takes_either_name(
+    tiny_labs: Path, tmp_path: Path
+) -> None:
+    submissions = make_class(tmp_path / "class", {"Zoë": "42", "-rf": "41"})
+    out = tmp_path / "out"
+    done = run_cli("batch", TINY, str(submissions), "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr  # before: "rename: …", exit 2
+    assert {row["submission"]: row["score"] for row in gradebook(out)} == {
+        "%2Drf": "3",
+        "Zo%C3%AB": "6",
+    }
+    for name in ("Zoë", "Zo%C3%AB"):
+        again = run_cli("batch", TINY, str(submissions), "--out", str(out), "--only", name)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "grading Zo%C3%AB" in again.stdout and "grading %2Drf" not in again.stdout

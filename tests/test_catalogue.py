@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from graders.catalogue import LAB_PARTS, Lab, discover_labs, load_lab
+from graders.catalogue import LAB_PARTS, SERVICES, Lab, discover_labs, load_lab
 from graders.errors import BadInput
 from tests.support.labs import declared_checks, mutants_of, readme_criteria
 
+REPO = Path(__file__).resolve().parent.parent
 LABS = discover_labs()
 README_SECTIONS = (
     "## Scenario",
@@ -25,6 +27,28 @@ README_SECTIONS = (
 
 def test_the_catalogue_has_labs() -> None:
     assert LABS, "no lab found under labs/"
+
+
+def readme_lab_table(text: str) -> list[str]:
+    """The first cell of every row of the first table in ``text`` (the labs' ids), backticks
+    removed."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            rows.append(line.split("|")[1].strip().strip("`"))
+        elif rows:
+            break
+    return rows[2:]  # the header and the --- line are not labs
+
+
+def test_readme_lab_table_lists_every_lab_once_in_catalogue_order() -> None:
+    listed = readme_lab_table((REPO / "README.md").read_text(encoding="utf-8"))
+    assert listed == [lab.id for lab in LABS]
+
+
+def test_readme_lab_table_reader_takes_the_first_table_only() -> None:
+    text = "x\n| lab | a |\n| --- | --- |\n| `f/01-a` | b |\n| `f/02-b` | c |\n\n| `z` | d |\n"
+    assert readme_lab_table(text) == ["f/01-a", "f/02-b"]
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
@@ -98,6 +122,12 @@ docker = true
         (('grader = "graders.labs.x"', 'grader = "graders/labs/x.py"'), "grader"),
         (("docker = true", "docker = 1"), "requires.docker"),
         (("docker = true", 'services = ["redis"]'), "requires.services"),
+        (("docker = true", 'services = ["dvc"]'), "requires.services"),  # a tool, not a service
+        (("docker = true", 'services = ["mlflow", "mlflow"]'), "requires.services"),
+        (("docker = true", 'tools = ["make"]'), "requires.tools"),
+        (("docker = true", 'tools = "dvc"'), "requires.tools"),
+        (("docker = true", "dokcer = true"), "requires.dokcer"),
+        (("[requires]", 'timed_under_load = "yes"\n[requires]'), "timed_under_load"),
         (("summary = ", "sumary = "), "sumary"),
         (
             ("time_limit_seconds = 60", 'time_limit_seconds = 60\nstart_commit = "no"'),
@@ -134,3 +164,47 @@ def test_valid_lab_toml_loads_every_field(tmp_path: Path) -> None:
         60,
         True,
     )
+    assert (lab.timed_under_load, lab.requires.services, lab.requires.tools) == (False, (), ())
+
+
+def test_lab_toml_reads_timed_under_load_services_and_tools(tmp_path: Path) -> None:
+    folder = tmp_path / "foundation" / "01-x"
+    folder.mkdir(parents=True)
+    text = LAB_TOML.replace("[requires]", "timed_under_load = true\n[requires]")
+    (folder / "lab.toml").write_text(text + 'services = ["mlflow"]\ntools = ["dvc", "kubectl"]\n')
+    lab = load_lab(folder)
+    assert (lab.timed_under_load, lab.requires.services, lab.requires.tools) == (
+        True,
+        ("mlflow",),
+        ("dvc", "kubectl"),
+    )
+    assert lab.requires.describe() == "docker, mlflow, dvc, kubectl"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_its_fixture_module(service: str) -> None:
+    assert (REPO / "graders" / "fixtures" / f"{service}.py").is_file()
+
+
+@pytest.mark.parametrize(("services", "loaded"), [("[]", False), ('["mlflow"]', True)])
+def test_a_service_s_fixtures_are_loaded_only_for_a_lab_that_declares_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, services: str, loaded: bool
+) -> None:
+    folder = pytester.path / "labs" / "foundation" / "01-x"
+    folder.mkdir(parents=True)
+    (folder / "lab.toml").write_text(
+        LAB_TOML.replace("graders.labs.x", "x_grader") + f"services = {services}\n"
+    )
+    grader = pytester.path / "x_grader"
+    grader.mkdir()
+    for module in ("__init__.py", "checks.py", "fixtures.py"):
+        (grader / module).write_text("")
+    monkeypatch.setenv("MLOPS_LABS_ROOT", str(pytester.path / "labs"))
+    path = os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(pytester.path), path])))
+    shown = pytester.runpytest_subprocess(
+        "--mlops-lab", "foundation/01-x", "--fixtures", "-p", "no:xdist"
+    )
+    assert shown.ret == 0, shown.stdout.str()
+    assert ("mlflow_server" in shown.stdout.str()) is loaded
+    assert "docker_client" in shown.stdout.str()  # the modules every lab gets

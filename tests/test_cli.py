@@ -135,7 +135,7 @@ def test_start_refuses_a_folder_that_is_not_empty(tiny_labs: Path, tmp_path: Pat
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    for command in ("list", "start", "grade", "doctor"):
+    for command in ("list", "start", "grade", "batch", "doctor", "cluster", "new", "selftest"):
         done = run_cli(command, "--help")
         assert done.returncode == 0 and "Example" in done.stdout, command
 
@@ -170,7 +170,7 @@ def test_a_submission_conftest_and_pytest_ini_have_no_effect(
     assert report["score"] == 3 and report["status"] == "complete"
 
 
-def test_time_limit_leaves_a_partial_report_and_exits_3(
+def test_time_limit_leaves_a_report_out_of_the_full_total_and_exits_3(
     tiny_labs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TINY_GRADER_SLEEP", "120")
@@ -188,9 +188,34 @@ def test_time_limit_leaves_a_partial_report_and_exits_3(
     report = json.loads((tmp_path / "report.json").read_text())
     assert done.returncode == 3
     assert report["status"] == "timed-out"
-    assert [c["id"] for c in report["checks"]] == ["test_answer_file_exists", "test_answer_is_42"]
+    outcomes = [(c["id"], c["outcome"]) for c in report["checks"]]
+    assert outcomes == [
+        ("test_answer_file_exists", "passed"),
+        ("test_answer_is_42", "passed"),
+        ("test_answer_is_not_slow", "not run"),
+    ]
+    assert (report["score"], report["max_score"]) == (5, 6)  # out of the lab's full total
     assert any("time limit" in error for error in report["errors"])
-    assert (tmp_path / "junit.xml").exists()
+    junit = (tmp_path / "junit.xml").read_text()
+    assert 'type="not run"' in junit
+
+
+def test_a_grading_that_died_before_listing_its_checks_scores_out_of_every_declared_check(
+    tiny_labs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graders.catalogue import find_lab
+    from graders.grading import score_out_of_every_check
+    from graders.report import Report, RunStatus
+
+    monkeypatch.syspath_prepend(str(tiny_labs.parent / "graders"))
+    report = Report(lab={"id": TINY}, submission="s", started_at="t", status=RunStatus.ERROR)
+    score_out_of_every_check(find_lab(TINY), report)
+    assert [(c.id, c.outcome.value) for c in report.checks] == [
+        ("test_answer_file_exists", "not run"),
+        ("test_answer_is_42", "not run"),
+        ("test_answer_is_not_slow", "not run"),
+    ]
+    assert (report.score, report.max_score) == (0, 6)
 
 
 @pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])

@@ -9,8 +9,8 @@ import pytest
 
 from graders.catalogue import find_lab
 from graders.labs._shared.churn import HEADER, SHIPPED_ROWS, churn_rows, write_csv
+from graders.labs.data_versioning.data import HIDDEN_FIRST_ID
 from graders.labs.data_versioning.fixtures import (
-    HIDDEN_FIRST_ID,
     RAW,
     git_blob_id,
     overlaps,
@@ -86,7 +86,7 @@ def test_the_grader_copy_leaves_out_virtualenvs_and_the_dvc_cache(tmp_path: Path
 
 
 def test_params_changes_name_each_changed_key_with_both_values() -> None:
-    from graders.labs.data_versioning.checks import params_changes
+    from graders.labs.data_versioning.stages import params_changes
 
     locked = {"params": {"params.yaml": {"train.n_estimators": 60, "train.seed": 42}}}
     now = {"params": {"params.yaml": {"train.n_estimators": 80, "train.seed": 42}}}

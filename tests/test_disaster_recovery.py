@@ -20,9 +20,9 @@ import pytest
 
 from graders.containers.sandbox import SandboxResult
 from graders.labs.disaster_recovery import probe
-from graders.labs.disaster_recovery.checks import manifest_problems, refused_properly
-from graders.labs.disaster_recovery.drills import Corruption
+from graders.labs.disaster_recovery.drills import Corruption, refused_properly
 from graders.labs.disaster_recovery.fixtures import Backup, LiveRegistry
+from graders.labs.disaster_recovery.manifest import manifest_problems
 from graders.labs.disaster_recovery.runbook import longest_gap, parse_duration, read_runbook
 
 LAB = Path(__file__).parents[1] / "labs/advanced/01-disaster-recovery"
@@ -198,14 +198,11 @@ def test_the_backup_api_waits_for_the_held_transaction_and_copies_none_of_it(
     assert models_in(tmp_path / "backup.db") == ["fraud-detector"]
 
 
-def test_planted_backups_are_dated_a_day_apart_in_another_order(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_planted_backups_are_dated_a_day_apart_in_another_order(tmp_path: Path) -> None:
     backup = tmp_path / "b"
     backup.mkdir()
     (backup / "manifest.json").write_text(json.dumps({"created": "x", "files": []}))
-    probe.plant(str(tmp_path / "root"), str(backup), 5)
-    planted = json.loads(capsys.readouterr().out.splitlines()[-1])
+    planted = probe.plant(str(tmp_path / "root"), str(backup), 5)
     created = planted["created"]
     assert sorted(os.listdir(tmp_path / "root")) == sorted([*created, "notes", "restore-log.txt"])
     by_created = sorted(created, key=created.__getitem__)

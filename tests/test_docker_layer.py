@@ -21,13 +21,10 @@ from graders.containers.images import (
     build_submission,
     ensure_image,
 )
-from graders.containers.running import (
-    ContainerSpec,
-    Limits,
-    start_container,
-    wait_while_running,
-)
+from graders.containers.running import ContainerSpec, Limits, is_running, start_container
 from graders.containers.sandbox import SandboxResult, run_in_sandbox
+from graders.containers.services import NotReady, running_service, wait_until
+from graders.errors import EnvironmentProblem, LearnerFailure
 from tests.conftest import run_cli, start_grading, wait_for_check
 
 pytestmark = pytest.mark.docker
@@ -230,24 +227,118 @@ def test_a_debian_image_that_cannot_be_pulled_is_the_bootstrapped_base_under_its
         assert tagged.id == docker_engine.images.get(STAND_IN_BASE).id
 
 
-def test_waiting_for_a_container_that_exits_ends_at_once_with_none(
+def test_waiting_on_a_container_that_exits_ends_at_once_with_its_exit_code(
     docker_engine: docker.DockerClient, base: str, run_id: str
 ) -> None:
-    spec = ContainerSpec(image=base, run_id=run_id, name_hint="exits", command=["true"])
+    spec = ContainerSpec(base, run_id, "exits", command=["sh", "-c", "exit 3"])
     container = start_container(docker_engine, spec)
     started = time.monotonic()
-    assert wait_while_running(container, lambda: False, timeout=60, pause=0.1) is None
+    with pytest.raises(NotReady) as stopped:
+        wait_until(lambda: False, timeout=60, pause=0.1, while_running=container, what="it")
     assert time.monotonic() - started < 20
+    assert stopped.value.exit is not None and stopped.value.exit.code == 3
+    assert str(stopped.value) == "it did not hold: it exited with code 3"
 
 
-def test_waiting_for_a_running_container_returns_once_it_is_ready(
+def test_waiting_returns_the_seconds_once_ready_or_says_the_time_ran_out(
     docker_engine: docker.DockerClient, base: str, run_id: str
 ) -> None:
     spec = ContainerSpec(image=base, run_id=run_id, name_hint="sleeps", command=["sleep", "30"])
     container = start_container(docker_engine, spec)
     calls = iter([False, False, True])
-    waited = wait_while_running(container, lambda: next(calls), timeout=60, pause=0.1)
-    assert waited is not None and 0.2 <= waited < 20
+    waited = wait_until(lambda: next(calls), timeout=60, pause=0.1, while_running=container)
+    assert 0.2 <= waited < 20
+    with pytest.raises(NotReady, match="^the port did not open within 1 s$") as late:
+        wait_until(lambda: False, timeout=1, pause=0.1, what="the port", until="open")
+    assert late.value.exit is None
+
+
+def _service(base: str, run_id: str, script: str, **limits: Any) -> ContainerSpec:
+    """A service of the base image that runs the shell ``script``."""
+    return ContainerSpec(
+        image=base, run_id=run_id, name_hint="service", command=["sh", "-c", script],
+        limits=Limits(**limits),
+    )  # fmt: skip
+
+
+def _logged_ready(container: Any) -> bool:
+    return b"ready" in container.logs()
+
+
+def test_a_service_that_gets_ready_is_yielded_running_and_removed_afterwards(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    spec = _service(base, run_id, "sleep 0.5; echo ready; sleep 60")
+    with running_service(
+        docker_engine, spec, ready=_logged_ready, timeout=30, pause=0.1, blame=LearnerFailure
+    ) as service:
+        assert is_running(service.container)
+        assert 0.3 <= service.seconds_to_ready < 20
+        assert "ready" in service.logs()
+    assert labelled(docker_engine, run_id) == []
+
+
+def test_a_service_that_exits_at_start_is_the_learners_with_its_code_and_output(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    spec = _service(base, run_id, "echo 'bad config: port' >&2; exit 3")
+    with pytest.raises(LearnerFailure) as failed:
+        with running_service(
+            docker_engine, spec, ready=_logged_ready, timeout=30, pause=0.1,
+            blame=LearnerFailure, what="the service", until="answer /health",
+        ):  # fmt: skip
+            pytest.fail("a service that exited was yielded")
+    message = str(failed.value)
+    assert message.startswith("the service did not answer /health: it exited at start with code 3")
+    assert "its last output:\n    bad config: port" in message
+    assert "OOMKilled" not in message
+    assert labelled(docker_engine, run_id) == []
+
+
+def test_a_service_killed_for_memory_says_oomkilled_and_its_limit(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    hog = "python -c 'x = bytearray(600 * 1024 * 1024); import time; time.sleep(60)'"
+    spec = _service(base, run_id, hog, memory="128m")
+    with pytest.raises(LearnerFailure) as failed:
+        with running_service(
+            docker_engine, spec, ready=_logged_ready, timeout=60, pause=0.1, blame=LearnerFailure
+        ):
+            pytest.fail("a service killed for memory was yielded")
+    assert "exited at start with code 137, killed for using more than its memory limit " in str(
+        failed.value
+    )
+    assert "(OOMKilled, limit 128 MiB)" in str(failed.value)
+    assert labelled(docker_engine, run_id) == []
+
+
+def test_a_grader_service_not_ready_in_time_is_an_environment_problem_with_its_fix(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    spec = _service(base, run_id, "echo starting; sleep 60")
+    with pytest.raises(EnvironmentProblem) as failed:
+        with running_service(
+            docker_engine, spec, ready=_logged_ready, timeout=1, pause=0.1,
+            blame=EnvironmentProblem, what="Prometheus", until="start", fix="rebuild it",
+        ):  # fmt: skip
+            pytest.fail("a service that never got ready was yielded")
+    expected = "Prometheus did not start within 1 s; its last output:\n    starting"
+    assert failed.value.message == expected
+    assert failed.value.fix == "rebuild it"
+    assert labelled(docker_engine, run_id) == []
+
+
+def test_a_service_is_removed_when_the_block_raises(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    spec = _service(base, run_id, "echo ready; sleep 60")
+    with pytest.raises(RuntimeError, match="a check broke"):
+        with running_service(
+            docker_engine, spec, ready=_logged_ready, timeout=30, pause=0.1, blame=LearnerFailure
+        ) as service:
+            assert is_running(service.container)
+            raise RuntimeError("a check broke")
+    assert labelled(docker_engine, run_id) == []
 
 
 def test_a_submission_without_its_dockerfile_is_a_failed_build_saying_where(

@@ -131,6 +131,14 @@ def make_report() -> Report:
                 duration=2.0,
                 logs="layer-dump-SECRET-LOG",
             ),
+            CheckResult(
+                id="test_sigterm",
+                title="The container stops cleanly on SIGTERM",
+                criterion=8,
+                outcome=Outcome.NOT_RUN,
+                points=0.0,
+                max_points=1.0,
+            ),
         ],
     )
 
@@ -216,16 +224,16 @@ def test_gradescope_results_have_the_required_fields() -> None:
     """Top level: score, max_score, int execution_time, output; each test the documented keys."""
     results = json.loads(render_gradescope(make_report()))
     assert results["score"] == 3.0
-    assert results["max_score"] == 13.0
+    assert results["max_score"] == 14.0
     assert isinstance(results["execution_time"], int)
     assert results["execution_time"] == 83
     assert isinstance(results["output"], str)
-    assert len(results["tests"]) == 7
+    assert len(results["tests"]) == 8
     for test in results["tests"]:
         assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(test)
         assert test["status"] in ("passed", "failed")
         assert 0 <= test["score"] <= test["max_score"]
-    assert [test["number"] for test in results["tests"]] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert [test["number"] for test in results["tests"]] == ["1", "2", "3", "4", "5", "6", "7", "8"]
 
 
 def test_gradescope_marks_only_passed_checks_as_passed() -> None:
@@ -256,7 +264,7 @@ def test_prairielearn_results_have_the_required_fields() -> None:
     results = json.loads(render_prairielearn(make_report()))
     assert results["gradable"] is True
     assert 0.0 <= results["score"] <= 1.0
-    assert results["score"] == pytest.approx(3 / 13)
+    assert results["score"] == pytest.approx(3 / 14)
     assert isinstance(results["message"], str)
     for test in results["tests"]:
         assert {"name", "points", "max_points", "message", "output"} <= set(test)
@@ -270,8 +278,34 @@ def test_prairielearn_is_not_gradable_when_the_run_broke_before_any_check_ran(
     """A broken run whose checks were all blocked/skipped/errored is a grading failure."""
     report = make_report()
     report.status = status
-    report.checks = [c for c in report.checks if c.outcome in (Outcome.BLOCKED, Outcome.ERROR)]
+    report.checks = [
+        c for c in report.checks if c.outcome in (Outcome.BLOCKED, Outcome.ERROR, Outcome.NOT_RUN)
+    ]
     assert json.loads(render_prairielearn(report))["gradable"] is False
+
+
+@pytest.mark.parametrize(
+    "name", ["terminal", "junit", "gradescope", "prairielearn", "github", "csv"]
+)
+def test_a_check_that_never_ran_is_shown_as_not_run_and_scores_zero_of_its_points(
+    name: str,
+) -> None:
+    """A grading cut short scores out of the full total: its unfinished checks say *not run*."""
+    report = make_report()
+    report.status = RunStatus.TIMED_OUT
+    assert report.max_score == 14  # the not-run check's point counts in the total
+    rendered = {
+        "terminal": render_terminal,
+        "junit": render_junit,
+        "gradescope": render_gradescope,
+        "prairielearn": render_prairielearn,
+        "github": render_github,
+        "csv": render_gradebook,
+    }[name](report)
+    assert "not run" in rendered
+    if name == "gradescope":
+        sigterm = [t for t in json.loads(rendered)["tests"] if "test_sigterm" in t["name"]][0]
+        assert (sigterm["score"], sigterm["max_score"], sigterm["status"]) == (0, 1, "failed")
 
 
 def test_prairielearn_is_gradable_when_a_timed_out_run_finished_some_checks() -> None:
@@ -301,11 +335,11 @@ def test_junit_parses_and_its_counts_add_up() -> None:
     assert suite is not None
     assert suite.get("name") == "01-docker-basics"
     cases = suite.findall("testcase")
-    assert int(suite.get("tests", "-1")) == len(cases) == 7
+    assert int(suite.get("tests", "-1")) == len(cases) == 8
     assert int(suite.get("failures", "-1")) == sum(c.find("failure") is not None for c in cases)
     assert int(suite.get("errors", "-1")) == sum(c.find("error") is not None for c in cases)
     assert int(suite.get("skipped", "-1")) == sum(c.find("skipped") is not None for c in cases)
-    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("3", "1", "2")
+    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("3", "1", "3")
     assert float(suite.get("time", "-1")) == pytest.approx(83.4)
     assert {case.get("classname") for case in cases} == {"01-docker-basics"}
 
@@ -319,7 +353,8 @@ def test_junit_records_points_per_testcase() -> None:
         points.append((case.get("name"), props["points"], props["max_points"]))
     assert points[0] == ("01 test_image_builds", "2", "2")
     assert points[1] == ("02 test_image_is_small", "1", "2")
-    assert points[-1] == ("Hidden check 7", "0", "2")
+    assert points[-2] == ("Hidden check 7", "0", "2")
+    assert points[-1] == ("08 test_sigterm", "0", "1")
 
 
 def test_junit_strips_characters_xml_cannot_hold() -> None:
@@ -347,7 +382,7 @@ def test_gradebook_csv_parses_back_with_one_column_per_check() -> None:
     assert header[len(FIXED_COLUMNS)] == "01 test_image_builds"
     by_column = dict(zip(header, row, strict=True))
     assert by_column["02 test_image_is_small"] == "1"
-    assert (by_column["score"], by_column["max_score"], by_column["status"]) == ("3", "13", "error")
+    assert (by_column["score"], by_column["max_score"], by_column["status"]) == ("3", "14", "error")
 
 
 # --- hidden checks and the terminal ---------------------------------------------------------
@@ -375,7 +410,7 @@ def test_terminal_shows_the_hint_under_a_failed_check() -> None:
 def test_terminal_shows_score_status_and_run_errors() -> None:
     """An errored run prints the total, the run status and the run's errors."""
     text = render_terminal(make_report())
-    assert "Score: 3 / 13 (23.08 %)" in text
+    assert "Score: 3 / 14 (21.43 %)" in text
     assert "Run status: error" in text
     assert "the Docker daemon stopped responding" in text
 
@@ -385,7 +420,7 @@ def test_terminal_prints_no_run_status_for_a_complete_run() -> None:
     report = make_report()
     report.status = RunStatus.COMPLETE
     text = render_terminal(report)
-    assert "Score: 3 / 13" in text
+    assert "Score: 3 / 14" in text
     assert "Run status" not in text
     assert "stopped responding" not in text
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from graders.catalogue import find_lab
 from graders.labs._shared.churn import write_split
-from graders.labs.experiment_tracking.checks import FEATURES, each_run
+from graders.labs.experiment_tracking.checks import FEATURES
 from graders.labs.experiment_tracking.fixtures import Sweep
+from graders.labs.experiment_tracking.runs import each_run
 
 LAB = find_lab("foundation/03-experiment-tracking")
 
@@ -40,7 +41,7 @@ def test_each_run_lists_problems_of_finished_runs_only() -> None:
 
 
 def test_grid_point_of_a_run_with_non_numeric_params_is_none() -> None:
-    from graders.labs.experiment_tracking.checks import grid_point
+    from graders.labs.experiment_tracking.runs import grid_point
 
     assert grid_point({"params": {"n_estimators": "40", "max_depth": "8.0"}}) == (40, 8)
     assert grid_point({"params": {"n_estimators": "many", "max_depth": "8"}}) is None

@@ -15,7 +15,7 @@ from graders.containers.running import ContainerSpec, run_network, start_contain
 from graders.containers.sandbox import SandboxResult, runner_image
 from graders.containers.workspace import open_workspace
 from graders.errors import LearnerFailure
-from graders.labs.model_registry.checks import audit_events, expected_events, timestamp
+from graders.labs.model_registry.audit import audit_events, expected_events, timestamp
 from graders.labs.model_registry.scenario import Scenario, Step
 
 LAB = find_lab("professional/01-model-registry")

@@ -223,7 +223,9 @@ def test_second():
     pytester.runpytest_subprocess("--mlops-report", str(report_path))
     mid_run = json.loads(seen.read_text())
     assert mid_run["status"] == "running"
-    assert [c["id"] for c in mid_run["checks"]] == ["test_first"]
+    outcomes = [(c["id"], c["outcome"]) for c in mid_run["checks"]]
+    assert outcomes == [("test_first", "passed"), ("test_second", "not run")]
+    assert (mid_run["score"], mid_run["max_score"]) == (1, 2)
 
 
 def test_plain_pytest_run_ends_with_the_score(pytester: pytest.Pytester) -> None:

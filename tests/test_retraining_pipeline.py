@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from graders.catalogue import find_lab
 from graders.containers.cleanup import remove_run_resources
 from graders.containers.sandbox import runner_image
 from graders.containers.workspace import Workspace, open_workspace, stage_readable
+from graders.fixtures.scenario import copy_probe
 from graders.labs._shared.churn import HEADER
 from graders.labs.retraining_pipeline.crontab import parse_crontab, split_percent
 from graders.labs.retraining_pipeline.data import (
@@ -27,7 +27,6 @@ from graders.labs.retraining_pipeline.data import (
     shipped_files,
     write_shipped,
 )
-from graders.labs.retraining_pipeline.fixtures import PROBE
 
 LAB = find_lab("foundation/04-retraining-pipeline")
 SHARED_CODE = ("pipeline/__init__.py", "pipeline/__main__.py", "pipeline/model.py")
@@ -189,7 +188,7 @@ def probe_workspace(
     run_id = "test-" + uuid.uuid4().hex[:8]
     folder = tmp_path_factory.mktemp("probe") / "grader"
     folder.mkdir()
-    shutil.copy(PROBE, folder / "probe.py")
+    copy_probe("graders.labs.retraining_pipeline", folder)
     (folder / "holdout.csv").write_text(HEADER + "\n")
     try:
         with open_workspace(
@@ -213,9 +212,7 @@ def watched(workspace: Workspace, pipeline: str, *flags: str) -> dict[str, Any]:
         f"cat > pipeline/__main__.py <<'EOF'\n{pipeline}\nEOF"
     )
     assert workspace.run(setup).ok
-    found = workspace.probe(
-        "/grader/probe.py", "run", project, "--holdout=/grader/holdout.csv", *flags
-    )
+    found = workspace.probe("run", project, "--holdout=/grader/holdout.csv", *flags)
     return dict(found)
 
 
@@ -262,9 +259,7 @@ def test_probe_state_flags_half_written_files(probe_workspace: Workspace) -> Non
         "printf 'a,b\\n1,2\\n3' > data/training/cut.csv && printf 'a,b\\n1,2\\n' > data/ok.csv && "
         "printf '{' > models/meta.json && touch data/.gitkeep models/model.joblib~"
     ).ok
-    found = probe_workspace.probe(
-        "/grader/probe.py", "state", project, "--holdout=/grader/holdout.csv"
-    )
+    found = probe_workspace.probe("state", project, "--holdout=/grader/holdout.csv")
     assert found["state"]["invalid"] == [
         "data/training/cut.csv: ends in the middle of a line",
         "models/meta.json: cannot be read (JSONDecodeError: Expecting property name enclosed in "

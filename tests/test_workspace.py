@@ -9,6 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from graders.containers import probe_cli
 from graders.containers.cleanup import labelled, remove_run_resources
 from graders.containers.sandbox import runner_image
 from graders.containers.workspace import (
@@ -20,9 +21,33 @@ from graders.containers.workspace import (
     stage_readable,
 )
 from graders.errors import GraderError
+from graders.fixtures.scenario import PROBE_CLI_NAME
 from graders.reference import make_submission
 
 pytestmark = pytest.mark.docker
+# a probe as the labs write them: functions served by probe_cli
+TINY_PROBE = """
+from pathlib import Path
+
+
+def ok() -> dict:
+    return {"ok": 1}
+
+
+def fail() -> None:
+    raise SystemExit(1)
+
+
+def add(first: int, *rest: float, scale: float = 1.0, negate: bool = False) -> dict:
+    total = (first + sum(rest)) * scale
+    return {"total": -total if negate else total, "cwd": str(Path.cwd())}
+
+
+if __name__ == "__main__":
+    from probe_cli import serve
+
+    serve({"ok": ok, "fail": fail, "add": add})
+"""
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +62,16 @@ def workspace(
     run_id = "test-" + uuid.uuid4().hex[:8]
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "hello.txt").write_text("hello\n")
+    (tmp_path / "grader").mkdir()
+    (tmp_path / "grader" / "probe.py").write_text(TINY_PROBE)
+    (tmp_path / "grader" / PROBE_CLI_NAME).write_bytes(Path(probe_cli.__file__).read_bytes())
+    grader = stage_readable(tmp_path / "grader", tmp_path / "mounted")
     try:
         with open_workspace(
             docker_engine,
             runner,
             run_id=run_id,
-            mounts={tmp_path / "in": "/in"},
+            mounts={tmp_path / "in": "/in", grader: "/grader"},
             env=VERSION_CONTROL_ENV,
             setup=VERSION_CONTROL_SETUP,
         ) as opened:
@@ -179,11 +208,37 @@ def test_workspace_probe_failure_is_the_learners_only_when_it_says_so(
 ) -> None:
     from graders.errors import LearnerFailure
 
-    assert workspace.probe("-c", "print('{\"ok\": 1}')") == {"ok": 1}
+    assert workspace.probe("ok") == {"ok": 1}
     with pytest.raises(LearnerFailure, match="your project is broken"):
-        workspace.probe("-c", "raise SystemExit(1)", failure="your project is broken")
-    with pytest.raises(GraderError, match="failed"):
-        workspace.probe("-c", "raise SystemExit(1)")
+        workspace.probe("fail", failure="your project is broken")
+    with pytest.raises(GraderError, match="the probe /grader/probe.py fail failed"):
+        workspace.probe("fail")
+
+
+def test_workspace_probe_runs_the_grader_probe_with_typed_arguments_in_cwd(
+    workspace: Workspace,
+) -> None:
+    answer = workspace.probe("add", "2", "0.5", "--scale=2", "--negate", cwd="/tmp")
+    assert answer == {"total": -5.0, "cwd": "/tmp"}
+    with pytest.raises(GraderError, match="usage: probe.py"):
+        workspace.probe("no-such-command")
+
+
+def test_grader_commands_never_see_what_a_learner_step_left_in_home(
+    workspace: Workspace,
+) -> None:
+    plant = (
+        "mkdir -p $HOME/.local/lib/python3.11/site-packages "
+        "&& echo 'import os; os._exit(7)' > $HOME/.local/lib/python3.11/site-packages/zz.pth "
+        "&& git config --global user.name Planted"
+    )
+    assert workspace.run(plant, cwd="/tmp").ok
+    assert workspace.run("python -c pass").exit_code == 7  # a learner's step loads it
+    assert workspace.run("git config --global user.name").stdout.strip() == "Planted"
+    assert workspace.probe("ok") == {"ok": 1}  # python -I, a fresh HOME: not loaded
+    assert workspace.measure("python -c pass").ok
+    assert workspace.measure("git config --global user.name").stdout.strip() == ""
+    assert workspace.measure("git config --global safe.directory").stdout.strip() == "*"
 
 
 def test_leaving_out_drops_environments_caches_and_the_names_given() -> None:

@@ -23,7 +23,12 @@ from rich.console import Console
 from graders.batch.books import KEPT_BY_RESUME, BatchFolder, batch_facts, write_books
 from graders.batch.progress import print_summary
 from graders.batch.runner import Scheduler, require_engine
-from graders.batch.submissions import Submission, fingerprint, list_submissions
+from graders.batch.submissions import (
+    Submission,
+    fingerprint,
+    list_submissions,
+    submission_name,
+)
 from graders.catalogue import Lab
 from graders.errors import BadInput, EnvironmentProblem, GraderError
 
@@ -52,6 +57,7 @@ def run_batch(options: BatchOptions, console: Console) -> int:
     out = BatchFolder(options.out.resolve())
     submissions = _chosen(options, out)
     names = [submission.name for submission in submissions]
+    only = {_as_listed(name, set(names)) for name in options.only}
     if options.collect:
         return _conclude(options, out, names, {}, console, halted="")
     if options.lab.requires.docker:
@@ -68,7 +74,7 @@ def run_batch(options: BatchOptions, console: Console) -> int:
     with _batch_lock(out, console) as lock:
         shutil.rmtree(out.work, ignore_errors=True)
         if options.only:
-            chosen = [s for s in submissions if s.name in options.only]
+            chosen = [s for s in submissions if s.name in only]
             plan, kept = chosen, {s.name: "kept" for s in submissions if s not in chosen}
         else:
             plan, kept = _plan(options, out, submissions)
@@ -90,12 +96,19 @@ def _chosen(options: BatchOptions, out: BatchFolder) -> list[Submission]:
     submissions = list_submissions(options.submissions.resolve(), skip=out.root)
     if not submissions:
         raise BadInput(f"no submissions in {options.submissions} (one subfolder per submission)")
-    unknown = sorted(set(options.only) - {s.name for s in submissions})
+    listed = {submission.name for submission in submissions}
+    unknown = sorted(name for name in options.only if _as_listed(name, listed) not in listed)
     if unknown:
         raise BadInput(f"no submission named {', '.join(unknown)} in {options.submissions}")
     if options.index is not None and not 0 <= options.index < len(submissions):
         raise BadInput(f"--index {options.index} is out of range: {len(submissions)} submissions")
     return submissions
+
+
+def _as_listed(name: str, listed: set[str]) -> str:
+    """A name given to ``--only`` as the batch lists it: as given, or its folder's name encoded
+    (``Zoë`` or ``Zo%C3%AB``)."""
+    return name if name in listed else submission_name(name)
 
 
 def _refuse_to_overwrite(options: BatchOptions, out: BatchFolder) -> None:
@@ -128,11 +141,20 @@ def _plan(
         report = out.report(submission.name)
         recorded = batch_facts(report).get("fingerprint") if report is not None else None
         final = report is not None and report.status in KEPT_BY_RESUME
-        if final and recorded and recorded == fingerprint(submission, out.work):
+        if final and recorded and recorded == _fingerprint_or_none(submission, out):
             kept[submission.name] = "kept"
         else:
             plan.append(submission)
     return plan, kept
+
+
+def _fingerprint_or_none(submission: Submission, out: BatchFolder) -> str | None:
+    """The submission's fingerprint, or None when it cannot be had (it is refused, or its copy
+    fails): then it is graded again, and its grading says why."""
+    try:
+        return fingerprint(submission, out.work)
+    except Exception:
+        return None
 
 
 def _conclude(
@@ -150,7 +172,8 @@ def _conclude(
     rows = []
     for name, report in reports.items():
         commit = str(batch_facts(report).get("commit") or "") if report else ""
-        note = " ".join(filter(None, [notes.get(name, ""), commit[:12]]))
+        refused = "refused" if report is not None and report.environment.get("refused") else ""
+        note = " ".join(filter(None, [notes.get(name, ""), refused, commit[:12]]))
         rows.append((name, report, note))
     print_summary(console, rows)
     console.print(f"Gradebook: {out.gradebook}", markup=False, highlight=False, soft_wrap=True)

@@ -33,7 +33,9 @@ from graders.emitters import (
     render_prairielearn,
 )
 from graders.emitters.gradebook import render_class_gradebook
+from graders.grading import score_out_of_every_check
 from graders.report import Report, RunStatus, load_report, write_text_atomically
+from graders.text import clean
 
 #: Every report format that is a file (the terminal format is a console's).
 FILE_FORMATS: tuple[str, ...] = tuple(name for name in FORMATS if name != "terminal")
@@ -112,17 +114,29 @@ def batch_facts(report: Report) -> dict[str, Any]:
     return facts if isinstance(facts, dict) else {}
 
 
+def reason(report: Report) -> str | None:
+    """Why a submission has no grade of its own: the error of a grading that broke, or the note
+    of a refused submission (nothing graded); None for a grading."""
+    if report.status == RunStatus.ERROR and report.errors:
+        return report.errors[0].splitlines()[0][:300]
+    if report.environment.get("refused") and report.notes:
+        return report.notes[0][:300]
+    return None
+
+
 def error_report(lab: Lab, name: str, message: str) -> Report:
     """A report for a submission that could not be graded at all (never the learner's fault)."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    return Report(
+    report = Report(
         lab={"id": lab.id, "title": lab.title, "level": lab.level},
         submission=name,
         started_at=now,
         finished_at=now,
         status=RunStatus.ERROR,
-        errors=[message],
+        errors=[clean(message)],  # it may quote a file name or output of the submission
     )
+    score_out_of_every_check(lab, report)  # every check the lab declares, as not run
+    return report
 
 
 def finish_report(report: Report, folder: Path, name: str, facts: dict[str, Any]) -> None:
@@ -152,6 +166,7 @@ def write_books(lab: Lab, out: BatchFolder, names: Iterable[str]) -> list[Report
             "score": report.score,
             "max_score": report.max_score,
             "seconds": facts.get("seconds"),
+            "reason": reason(report),
         }
         if report.status in ROW_STATUSES and facts:
             rows.append(report)

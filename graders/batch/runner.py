@@ -30,6 +30,7 @@ from graders.batch.progress import BatchProgress
 from graders.batch.submissions import Prepared, Submission, prepare
 from graders.catalogue import Lab
 from graders.errors import GraderError
+from graders.intake import SubmissionRefused, intake_report
 from graders.report import Report, RunStatus
 from graders.timing import MACHINE_LOCK
 
@@ -119,30 +120,46 @@ class Scheduler:
         return self.halted
 
     def _start(self, submission: Submission, progress: BatchProgress) -> None:
-        folder = self.out.reports(submission.name)
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        """Copy ``submission`` and start its grading; a refused submission gets its final report
+        at once, and any fault while preparing it becomes its error row: the batch goes on."""
         started = time.monotonic()
+        copy = self.out.work / submission.name
         try:
-            prepared = prepare(submission, self.out.work / submission.name)
-        except (OSError, shutil.Error, ValueError, subprocess.SubprocessError) as exc:
-            report = error_report(self.lab, submission.name, f"could not copy: {exc}")
-            self._record(submission.name, report, {"seconds": 0.0}, progress, started)
+            folder = self.out.reports(submission.name)
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            prepared = prepare(submission, copy)
+            self.running[submission.name] = self._launch(submission.name, prepared, started)
+        except SubmissionRefused as refused:  # over a limit, or a repository not its own
+            report = intake_report(self.lab, submission.name, refused)
+        except Exception as exc:
+            reason = f"could not prepare the grading: {type(exc).__name__}: {exc}"
+            report = error_report(self.lab, submission.name, reason)
+        else:
+            progress.started_grading(submission.name)
             return
+        shutil.rmtree(copy, ignore_errors=True)
+        self._record(submission.name, report, {"seconds": 0.0}, progress, started)
+
+    def _launch(self, name: str, prepared: Prepared, started: float) -> _Grading:
+        folder = self.out.reports(name)
         log = (folder / "grade.log").open("wb")
-        process = subprocess.Popen(
-            self._command(prepared.path, folder),
-            cwd=folder,  # never the submission: `python -m` would import from there
-            env=self._environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=() if self.lock is None else (self.lock,),
-            preexec_fn=_die_with(os.getpid()),
-        )
-        self.running[submission.name] = _Grading(submission.name, prepared, process, log, started)
-        progress.started_grading(submission.name)
+        try:
+            process = subprocess.Popen(
+                self._command(prepared.path, folder),
+                cwd=folder,  # never the submission: `python -m` would import from there
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=() if self.lock is None else (self.lock,),
+                preexec_fn=_die_with(os.getpid()),
+            )
+        except BaseException:
+            log.close()
+            raise
+        return _Grading(name, prepared, process, log, started)
 
     def _command(self, submission: Path, folder: Path) -> list[str]:
         return [
@@ -204,7 +221,12 @@ class Scheduler:
         progress: BatchProgress,
         started: float,
     ) -> None:
-        finish_report(report, self.out.reports(name), name, facts)
+        try:
+            finish_report(report, self.out.reports(name), name, facts)
+        except Exception as exc:  # one submission's report must not stop the batch
+            reason = f"could not record the report: {type(exc).__name__}: {exc}"
+            report = error_report(self.lab, name, reason)
+            finish_report(report, self.out.reports(name), name, facts)
         if self.books is not None:
             write_books(self.lab, self.out, self.books)
         progress.finished_grading(name, report, time.monotonic() - started)

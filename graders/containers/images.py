@@ -178,13 +178,6 @@ def build_image(
     return BuildResult(True, tag, done.output, done.seconds, image_id)
 
 
-def added_bytes(client: docker.DockerClient, image: str, base: str) -> int:
-    """How many bytes ``image`` adds on top of ``base`` (the final stage's FROM image)."""
-    image_size = int(client.images.get(image).attrs["Size"])
-    base_size = int(client.images.get(base).attrs["Size"])
-    return image_size - base_size
-
-
 def _has_buildx() -> bool:
     probe = subprocess.run(
         [docker_cli(), "buildx", "version"], capture_output=True, text=True, check=False

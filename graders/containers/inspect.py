@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import IO
 
 import docker
 import docker.errors
@@ -12,8 +13,8 @@ import docker.errors
 from graders.containers.cleanup import run_labels
 
 
-class _StreamReader(io.RawIOBase):
-    """A file object over the byte chunks of a docker export stream."""
+class ChunkReader(io.RawIOBase):
+    """A file object over an iterator of byte chunks (a ``docker export`` or ``save`` stream)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
@@ -34,15 +35,27 @@ class _StreamReader(io.RawIOBase):
         return size
 
 
-def image_paths(client: docker.DockerClient, image: str, run_id: str) -> list[str]:
-    """Every path in the image's filesystem, from ``docker export`` of a never-started container."""
+def exported_members(
+    client: docker.DockerClient, image: str, run_id: str
+) -> Iterator[tuple[str, Callable[[int], bytes]]]:
+    """Every regular file of the image's final filesystem, from ``docker export`` of a
+    never-started container, as ``(path, read)``: ``read(n)`` gives up to ``n`` of its first
+    bytes, while the stream is at that file (nothing of the image runs)."""
     container = client.containers.create(
         image, labels=run_labels(run_id), entrypoint=["/"], network_mode="none"
     )
     try:
-        reader = io.BufferedReader(_StreamReader(iter(container.export(chunk_size=1 << 20))))
+        reader = io.BufferedReader(ChunkReader(iter(container.export(chunk_size=1 << 20))))
         with tarfile.open(fileobj=reader, mode="r|") as archive:
-            return ["/" + member.name.lstrip("./") for member in archive]
+            for member in archive:
+                if not member.isfile():
+                    continue
+                content = archive.extractfile(member)
+
+                def read(limit: int, content: IO[bytes] | None = content) -> bytes:
+                    return content.read(limit) if content is not None else b""
+
+                yield "/" + member.name.removeprefix("./").lstrip("/"), read
     finally:
         container.remove(force=True)
 

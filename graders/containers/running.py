@@ -1,4 +1,4 @@
-"""Containers with limits, published on loopback only, and readiness waits.
+"""Containers with limits, published on loopback only (services and waits: ``services.py``).
 
 Every container starts with every capability dropped, ``no-new-privileges``, CPU, memory and PID
 limits and engine-capped logs. It has no network unless it names one (a run's network) or
@@ -8,7 +8,6 @@ and has no NAT to the outside (:func:`published_network`), never the engine's de
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,12 +16,12 @@ from typing import Any
 
 import docker
 import docker.errors
-import requests
 from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import LogConfig
 
 from graders.containers.cleanup import RUN_LABEL, run_labels
+from graders.containers.http_exchange import ExchangeFailed, exchange
 
 # json-file logs capped on the engine side: a submission that prints gigabytes cannot fill the disk.
 CAPPED_LOGS = LogConfig(type=LogConfig.types.JSON, config={"max-size": "1m", "max-file": "1"})
@@ -30,6 +29,7 @@ CAPPED_LOGS = LogConfig(type=LogConfig.types.JSON, config={"max-size": "1m", "ma
 NO_NAT = {"com.docker.network.bridge.enable_ip_masquerade": "false"}
 # An internal bridge without an address of the host on it: peers only, not even the host.
 NO_HOST = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+LOG_TAIL_BYTES = 8_000  # at most this much of a container's output is kept in a report
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,48 @@ def start_container(client: docker.DockerClient, spec: ContainerSpec) -> Contain
         options["entrypoint"] = spec.entrypoint
     if spec.user is not None:
         options["user"] = spec.user
-    return client.containers.run(spec.image, **options)
+    try:
+        return client.containers.run(spec.image, **options)
+    except docker.errors.APIError:
+        # created but refused at start (an entrypoint the image lacks): leave nothing behind
+        try:
+            client.containers.get(options["name"]).remove(force=True)
+        except docker.errors.APIError:
+            pass
+        raise
+
+
+def refused_image(error: docker.errors.APIError) -> str | None:
+    """The engine's explanation when it refused to create or start a container for what the
+    image or its configuration says, with what to fix; None for any other error (an engine
+    fault, a missing network or a name taken are the grader's or the machine's).
+
+    Any HTTP 400 is such a refusal (no command, an entrypoint the image lacks, a malformed
+    ``HEALTHCHECK``); a 5xx only when the engine says it is about the image: some engines answer
+    500 for a ``USER`` the image does not have or an entrypoint it cannot find.
+    """
+    explanation = str(error.explanation or error).strip()
+    lowered = explanation.lower()
+    for needle, fix, whatever_the_status in _REFUSALS:
+        if needle in lowered and (error.status_code == 400 or whatever_the_status):
+            return f"{explanation} ({fix})"
+    if error.status_code == 400:
+        return f"{explanation} (fix the image's configuration in your Dockerfile)"
+    return None
+
+
+_NO_PROGRAM = "the ENTRYPOINT or CMD names a program the image does not have"
+_NO_USER = "USER names a user the image does not have: create it, or use a numeric UID"
+# what the engine says, what to fix, and whether it is the image's fault whatever the status
+_REFUSALS = (
+    ("no command specified", "give the image a command: an exec-form CMD or ENTRYPOINT", True),
+    ("executable file not found", _NO_PROGRAM, True),
+    ("no such file or directory", _NO_PROGRAM, False),
+    ("permission denied", "the ENTRYPOINT or CMD names a file the image's user cannot run", False),
+    ("unable to find user", _NO_USER, True),
+    ("no matching entries in passwd", _NO_USER, True),
+    ("healthcheck", "fix the HEALTHCHECK instruction", False),
+)
 
 
 def create_run_network(
@@ -190,47 +231,22 @@ def is_running(container: Container) -> bool:
     return bool(container.attrs["State"]["Running"])
 
 
-def wait_until_responsive(
-    check: Callable[[], bool], timeout: float, pause: float = 0.1
-) -> float | None:
-    """Call ``check`` until it returns True; return the seconds it took, or None on timeout."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return round(time.monotonic() - started, 3)
-        time.sleep(pause)
-    return None
-
-
-def wait_while_running(
-    container: Container, ready: Callable[[], bool], timeout: float, pause: float = 0.5
-) -> float | None:
-    """Call ``ready`` until it returns True while ``container`` runs; the seconds it took, or None
-    when the container stopped or ``timeout`` passed first (the caller says whose fault it is)."""
-    started = time.monotonic()
-    while not ready():
-        if not is_running(container) or time.monotonic() - started > timeout:
-            return None
-        time.sleep(pause)
-    return round(time.monotonic() - started, 2)
-
-
 def answers_http(url: str, statuses: Callable[[int], bool] = lambda s: True) -> Callable[[], bool]:
     """A readiness probe: ``url`` answers with a status that ``statuses`` accepts."""
 
     def probe() -> bool:
-        try:  # the status line only: a body of gigabytes is never read
-            with requests.get(url, timeout=1, stream=True) as answer:
-                return statuses(answer.status_code)
-        except requests.RequestException:
+        try:  # the status line and headers within 1 s in all; a body is never read
+            return statuses(exchange("GET", url, deadline=1, read_body=False).status_code)
+        except ExchangeFailed:
             return False
 
     return probe
 
 
-def tail_logs(container: Container, lines: int = 40) -> str:
-    """The last lines a container wrote (for a failed check's message)."""
+def tail_logs(container: Container, lines: int = 40, limit: int = LOG_TAIL_BYTES) -> str:
+    """The last ``lines`` lines a container wrote, and of them at most the last ``limit`` bytes
+    (for a failed check's message: one line can be a megabyte)."""
     try:
-        return container.logs(tail=lines).decode("utf-8", "replace")
+        return container.logs(tail=lines)[-limit:].decode("utf-8", "replace")
     except docker.errors.APIError:
         return ""

@@ -17,7 +17,7 @@ import stat
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from graders.errors import GraderError, LearnerFailure
 WORK = "/work"
 SUBMISSION = "/submission"  # where a workspace mounts the learner's folder (read-only)
 GRADER = "/grader"  # where it mounts the grader's own files: probes, hidden data (read-only)
+PROBE = f"{GRADER}/probe.py"  # the lab's probe, staged with probe_cli.py beside it
 # Never copied from a learner's folder: virtual environments and caches.
 NOT_WORK = frozenset(
     {".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache"}
@@ -47,6 +48,31 @@ VERSION_CONTROL_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
 }
 VERSION_CONTROL_SETUP = "git config --global safe.directory '*'"
+# An MLflow client under the sandbox's rules: HOME on /tmp, no telemetry, no git lookups, and
+# few retries (a server that does not answer is a finding, not something to wait out).
+MLFLOW_CLIENT_ENV = {
+    "HOME": "/tmp",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+}
+# A command of the grader's own (a probe, or git and DVC reading state) gets a HOME made fresh for
+# it: the learner's steps share the workspace's HOME, where a ``~/.local/.../site-packages/*.pth``,
+# a ``~/.gitconfig`` or a ``~/.config/dvc/config`` they wrote would change what it reports. The
+# folder is made by ``mktemp -d`` (new, private to the sandbox user) just before the command runs.
+FRESH_HOME = (
+    'HOME="$(mktemp -d /tmp/.grader-home.XXXXXXXX)" && export HOME '
+    '&& export DVC_SITE_CACHE_DIR="$HOME/.dvc-site" '
+    "&& printf '[safe]\\n\\tdirectory = *\\n' > \"$HOME/.gitconfig\" && "
+)
+# Starts a probe under ``python -I`` (no user site, no PYTHON* variables, neither the current
+# folder nor the script's own on sys.path), then puts the probe's own read-only folder first on
+# the path, for ``probe_cli``. Arguments: the probe's path, then its command line.
+_ISOLATED_PROBE = (
+    "import runpy, sys; program = sys.argv.pop(1); "
+    "sys.path.insert(0, program.rsplit('/', 1)[0]); "
+    "runpy.run_path(program, run_name='__main__')"
+)
 # Runs the step ($1) under a time limit ($2); keeps only the tail of what it prints.
 _STEP = (
     'timeout -k 5 "$2" bash -c "$1" >/tmp/.step-out 2>/tmp/.step-err; code=$?; '
@@ -81,18 +107,32 @@ class Workspace:
             timed_out=timed_out,
         )
 
+    def measure(self, script: str, *, cwd: str = WORK, timeout: float = 300) -> SandboxResult:
+        """Run a command of the grader's own (``git``, ``dvc`` reading state) as ``run`` does,
+        but with a fresh HOME (see ``FRESH_HOME``): nothing the learner's steps left in theirs
+        reaches it."""
+        return self.run(FRESH_HOME + script, cwd=cwd, timeout=timeout)
+
     def probe(
-        self, program: str, *args: str, cwd: str = WORK, failure: str = "", timeout: float = 300
+        self,
+        command: str,
+        *args: str,
+        program: str = PROBE,
+        cwd: str = WORK,
+        failure: str = "",
+        timeout: float = 300,
     ) -> Any:
-        """Run a grader's probe script (``python PROGRAM ARGS``) and return the JSON it printed
-        last. When it fails, the learner fails with ``failure`` if one is given (say it where the
-        learner's work can make the probe fail); otherwise it is a grader error."""
-        done = self.run(shlex.join(["python", program, *args]), cwd=cwd, timeout=timeout)
+        """Run ``python -I PROGRAM COMMAND ARGS`` (the lab's probe, see ``probe_cli``) with a
+        fresh HOME, and return the JSON it printed last. When it fails, the learner fails with
+        ``failure`` if one is given (say it where the learner's work can make the probe fail);
+        otherwise it is a grader error."""
+        line = ["python", "-I", "-c", _ISOLATED_PROBE, program, command, *args]
+        done = self.measure(shlex.join(line), cwd=cwd, timeout=timeout)
         if not done.ok:
             tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
             if failure:
                 raise LearnerFailure(f"{failure}:\n{tail}")
-            raise GraderError(f"the probe {program} {args[0] if args else ''} failed:\n{tail}")
+            raise GraderError(f"the probe {program} {command} failed:\n{tail}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     def export(self, path: str, target: Path) -> Path:
@@ -169,34 +209,51 @@ def leaving_out(*names: str) -> Callable[[str, list[str]], set[str]]:
     return lambda _folder, found: {name for name in found if name in out}
 
 
+LeaveOut = Callable[[str, list[str]], Iterable[str]]
+
+
+@dataclass(frozen=True)
+class WorkspaceOptions:
+    """How a lab opens its sandbox workspace: declared once, as a constant of the lab.
+
+    ``env`` is every step's environment; ``leave_out`` what is not copied from the learner's
+    folder (a ``shutil.copytree`` ignore function, by default ``leaving_out()``); ``setup`` a
+    step run once at the start; ``scratch`` the size of ``/work``. The network and named volumes
+    are the run's own, so they are given when the workspace opens.
+    """
+
+    env: Mapping[str, str]
+    leave_out: LeaveOut | None = None
+    setup: str = ""
+    scratch: str = "1g"
+
+
 @contextmanager
 def submission_workspace(
     client: docker.DockerClient,
     image: str,
+    options: WorkspaceOptions,
     *,
     submission: Path,
     grader_files: Path,
     run_id: str,
-    env: dict[str, str],
-    leave_out: Callable[[str, list[str]], Iterable[str]] | None = None,
-    scratch_size: str = "1g",
-    setup: str = "",
     network: str | None = None,
     volumes: dict[str, str] | None = None,
 ) -> Iterator[Workspace]:
-    """A workspace with a world-readable copy of the learner's folder at ``SUBMISSION`` (without
-    ``leave_out``, by default ``leaving_out()``) and ``grader_files`` at ``GRADER``."""
+    """A workspace opened as ``options`` say, with a world-readable copy of the learner's folder
+    at ``SUBMISSION`` and ``grader_files`` at ``GRADER``; on ``network`` (an internal one) and
+    with the named ``volumes`` when they are given."""
     with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-") as temporary:
         copy = Path(temporary) / "submission"
-        staged = stage_readable(submission, copy, leave_out or leaving_out())
+        staged = stage_readable(submission, copy, options.leave_out or leaving_out())
         with open_workspace(
             client,
             image,
             run_id=run_id,
             mounts={staged: SUBMISSION, grader_files: GRADER},
-            env=env,
-            scratch_size=scratch_size,
-            setup=setup,
+            env=dict(options.env),
+            scratch_size=options.scratch,
+            setup=options.setup,
             network=network,
             volumes=volumes,
         ) as workspace:

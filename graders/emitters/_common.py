@@ -15,6 +15,11 @@ OUTCOME_EXPLANATIONS: dict[Outcome, str] = {
         "The grader or the environment broke while running this check; "
         "this is not a problem with your work."
     ),
+    Outcome.NOT_RUN: (
+        "Did not run: the grading stopped before this check (the time limit, an interruption, "
+        "a grader error, or a submission refused as it was copied: see the notes). It scores 0 "
+        "of its points."
+    ),
 }
 
 #: Run statuses after which the report holds only part of the checks.
@@ -26,8 +31,8 @@ STATUS_EXPLANATIONS: dict[RunStatus, str] = {
     RunStatus.RUNNING: "the run did not finish (it is still going, or was killed)",
     RunStatus.COMPLETE: "every check ran",
     RunStatus.ERROR: "the grader or the environment broke during the run",
-    RunStatus.TIMED_OUT: "the lab's time limit ran out; only the checks that finished are shown",
-    RunStatus.INTERRUPTED: "the run was interrupted; only the checks that finished are shown",
+    RunStatus.TIMED_OUT: "the lab's time limit ran out; the checks that had not run score 0",
+    RunStatus.INTERRUPTED: "the run was interrupted; the checks that had not run score 0",
 }
 
 

@@ -25,6 +25,7 @@ OUTCOME_EMOJI: dict[Outcome, str] = {
     Outcome.BLOCKED: "⛔",
     Outcome.SKIPPED: "⏭️",
     Outcome.ERROR: "💥",
+    Outcome.NOT_RUN: "⏹️",
 }
 
 

@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 
 from graders.emitters._common import check_key, format_number, lab_id
-from graders.report import Report, RunStatus
+from graders.report import Outcome, Report, RunStatus
 
 FIXED_COLUMNS: tuple[str, ...] = (
     "lab",
@@ -17,6 +17,9 @@ FIXED_COLUMNS: tuple[str, ...] = (
     "max_score",
     "percent",
 )
+
+#: A check's cell when the grading ended before it ran: it scored 0 of its points, and says so.
+NOT_RUN_CELL = "not run"
 
 
 def gradebook_header(report: Report) -> list[str]:
@@ -33,7 +36,10 @@ def gradebook_row(report: Report) -> list[str]:
         format_number(report.score),
         format_number(report.max_score),
         format_number(report.percent),
-        *(format_number(check.points) for check in report.checks),
+        *(
+            NOT_RUN_CELL if check.outcome == Outcome.NOT_RUN else format_number(check.points)
+            for check in report.checks
+        ),
     ]
 
 

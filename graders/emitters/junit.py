@@ -67,7 +67,7 @@ def _testcase(parent: ET.Element, report: Report, check: CheckResult) -> None:
         element = ET.SubElement(case, "error", message=_clean(_short_message(check)))
         element.set("type", check.outcome.value)
         element.text = _clean(feedback_text(check))
-    elif check.outcome in (Outcome.BLOCKED, Outcome.SKIPPED):
+    elif check.outcome in (Outcome.BLOCKED, Outcome.SKIPPED, Outcome.NOT_RUN):
         element = ET.SubElement(case, "skipped", message=_clean(_short_message(check)))
         element.set("type", check.outcome.value)
     if not check.hidden:
@@ -83,7 +83,9 @@ def render_junit(report: Report) -> str:
         "tests": len(report.checks),
         "failures": sum(c.outcome in (Outcome.FAILED, Outcome.PARTIAL) for c in report.checks),
         "errors": sum(c.outcome == Outcome.ERROR for c in report.checks),
-        "skipped": sum(c.outcome in (Outcome.BLOCKED, Outcome.SKIPPED) for c in report.checks),
+        "skipped": sum(
+            c.outcome in (Outcome.BLOCKED, Outcome.SKIPPED, Outcome.NOT_RUN) for c in report.checks
+        ),
     }
     attributes = {key: str(value) for key, value in counts.items()}
     attributes["time"] = _seconds(report.duration)

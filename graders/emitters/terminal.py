@@ -28,6 +28,7 @@ OUTCOME_STYLES: dict[Outcome, str] = {
     Outcome.BLOCKED: "magenta",
     Outcome.SKIPPED: "cyan",
     Outcome.ERROR: "bold white on red",
+    Outcome.NOT_RUN: "dim",
 }
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,25 +17,18 @@ from typing import Any
 
 import docker
 import pytest
-import requests
 from docker.models.containers import Container
 from docker.models.networks import Network
 
 from graders.catalogue import Lab
 from graders.containers.cleanup import run_labels
+from graders.containers.http_exchange import Answer, exchange
 from graders.containers.images import STAND_IN_BASE, BuildResult, build_image, ensure_image
-from graders.containers.running import (
-    ContainerSpec,
-    Limits,
-    answers_http,
-    host_port,
-    is_running,
-    start_container,
-    tail_logs,
-    wait_until_responsive,
-)
+from graders.containers.running import ContainerSpec, Limits, answers_http, host_port
 from graders.containers.sandbox import run_in_sandbox
+from graders.containers.services import running_service
 from graders.errors import GraderError, LearnerFailure
+from graders.fixtures.scenario import temporary_folder
 
 SERVICE_PORT = 8080
 SERVICE_LIMITS = Limits(cpus=1.0, memory="512m", pids=256)
@@ -73,29 +65,30 @@ class RunningService:
     started_at: float
     seconds_to_first_answer: float
 
-    def predict(self, instances: list[Any]) -> requests.Response:
-        """POST ``{"instances": instances}`` to ``/predict``; no answer within 10 s is the
-        learner's failure (a hung or crashed service), never a grader error."""
+    def predict(self, instances: list[Any]) -> Answer:
+        """POST ``{"instances": instances}`` to ``/predict``; no complete answer within 10 s, or
+        one over 1 MB, is the learner's failure (a hung or crashed service), never a grader
+        error."""
         return post(self.url + "/predict", json={"instances": instances})
 
 
-def post(url: str, **request: Any) -> requests.Response:
-    """POST to the learner's service; no answer within 10 s fails the check that asked."""
-    try:
-        return requests.post(url, timeout=10, **request)
-    except requests.RequestException as exc:
-        path = "/" + url.split("/", 3)[-1]
-        raise LearnerFailure(
-            f"POST {path} got no answer within 10 s ({type(exc).__name__}): the service hangs "
-            "or has stopped"
-        ) from None
+def post(
+    url: str,
+    *,
+    json: Any = None,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    """POST to the learner's service: a complete answer within 10 s, at most 1 MB, or an
+    ``ExchangeFailed`` (a ``LearnerFailure``) that fails the check that asked."""
+    return exchange("POST", url, json_body=json, data=data, headers=headers, deadline=10)
 
 
 @pytest.fixture(scope="session")
 def staged_submission(submission_dir: Path, run_id: str) -> Iterator[Path]:
     """A copy of the submission (without its .git) with planted files the image must not hold."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-") as temporary:
-        staged = Path(temporary) / "context"
+    with temporary_folder(run_id, "context") as temporary:
+        staged = temporary / "context"
         shutil.copytree(
             submission_dir, staged, symlinks=True, ignore=shutil.ignore_patterns(".git")
         )
@@ -170,7 +163,14 @@ def reference_batch(
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def start_service(
+def loopback_url(container: Container, port: int) -> str:
+    """``http://127.0.0.1:PORT`` where ``port`` of ``container`` is published ("" if it is not)."""
+    published = host_port(container, port)
+    return f"http://127.0.0.1:{published}" if published else ""
+
+
+@contextmanager
+def service_running(
     client: docker.DockerClient,
     image: str,
     run_id: str,
@@ -180,8 +180,9 @@ def start_service(
     env: dict[str, str] | None = None,
     port: int = SERVICE_PORT,
     read_only: bool = False,
-) -> RunningService:
-    """Start the learner's image and wait until it answers HTTP on ``port`` (any status)."""
+) -> Iterator[RunningService]:
+    """The learner's image, once it answers HTTP on ``port`` (any status); removed however the
+    block ends. One that exits or does not answer in time fails the check (learner blame)."""
     spec = ContainerSpec(
         image=image,
         run_id=run_id,
@@ -193,37 +194,25 @@ def start_service(
         network=network.name if network is not None else None,
         drop_capabilities=True,  # the service needs none: it binds a port above 1024
     )
+    url = ""
+
+    def answers(container: Container) -> bool:
+        nonlocal url
+        url = url or loopback_url(container, port)  # published at the start, asked once
+        return answers_http(url + "/")()
+
     started = time.monotonic()
-    container = start_container(client, spec)
-    port_on_host = host_port(container, port)
-    url = f"http://127.0.0.1:{port_on_host}" if port_on_host else ""
-    answers = answers_http(url + "/")
-    # stop waiting as soon as it answers, or as soon as it has exited
-    waited = wait_until_responsive(lambda: not is_running(container) or answers(), START_TIMEOUT)
-    if waited is None or not answers():
-        logs = tail_logs(container, lines=10)
-        state = container.attrs["State"]
-        container.remove(force=True)
-        if not state["Running"]:
-            problem = f"the container exited at start with code {state['ExitCode']}"
-        else:
-            problem = (
-                f"the container did not answer HTTP on port {port} within {START_TIMEOUT:.0f} s"
-            )
-        raise LearnerFailure(problem + (f"; its last output:\n{logs}" if logs else ""))
-    return RunningService(container, url, started, waited)
-
-
-@contextmanager
-def service_running(
-    client: docker.DockerClient, image: str, run_id: str, **options: Any
-) -> Iterator[RunningService]:
-    """:func:`start_service`, and the container's removal however the block ends."""
-    service = start_service(client, image, run_id, **options)
-    try:
-        yield service
-    finally:
-        service.container.remove(force=True)
+    with running_service(
+        client,
+        spec,
+        ready=answers,
+        timeout=START_TIMEOUT,
+        pause=0.1,
+        blame=LearnerFailure,
+        what="the container",
+        until=f"answer HTTP on port {port}",
+    ) as service:
+        yield RunningService(service.container, url, started, service.seconds_to_ready)
 
 
 @pytest.fixture(scope="session")

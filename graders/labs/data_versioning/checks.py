@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graders.checks import check
+from graders.containers.workspace import GRADER
 from graders.errors import LearnerFailure
+from graders.labs.data_versioning.data import HIDDEN_CSV
 from graders.labs.data_versioning.fixtures import (
-    GRADER,
     RAW,
     Clone,
     Reproduction,
@@ -25,29 +24,16 @@ from graders.labs.data_versioning.fixtures import (
     raw_data_tracker,
     stage_outputs,
 )
+from graders.labs.data_versioning.stages import METRICS_FILE, STAGES, params_changes, repro_after
+
+if TYPE_CHECKING:  # the probe imports DVC, which only the sandbox has
+    from graders.labs.data_versioning.probe import Pipeline
 
 PULLS = ["test_remote_holds_the_data"]
-METRICS_FILE = "metrics.json"
 METRIC = "roc_auc"
 THRESHOLD = 0.78
 CHANGED_PARAM = "train.n_estimators"
 BIG_BLOB_BYTES = 1_000_000
-
-
-@dataclass(frozen=True)
-class StageContract:
-    """A stage as the README names it."""
-
-    name: str
-    script: str
-    params: tuple[str, ...]
-
-
-STAGES = (
-    StageContract("prepare", "src/prepare.py", ("prepare.test_size", "prepare.seed")),
-    StageContract("train", "src/train.py", ("train.n_estimators", "train.max_depth", "train.seed")),
-    StageContract("evaluate", "src/evaluate.py", ()),
-)
 
 
 @check(
@@ -57,7 +43,7 @@ STAGES = (
     ".gitignore next to it. If the CSV ever went into a commit, start the history again.",
 )
 def test_git_repository_with_dvc_and_raw_data_in_dvc(
-    committed_clone: Clone, pipeline: dict[str, Any], shipped_data: bytes, record_property: Any
+    committed_clone: Clone, pipeline: Pipeline, shipped_data: bytes, record_property: Any
 ) -> None:
     """A git repository with DVC initialised; the raw data is tracked by DVC, not by git"""
     tracker = raw_data_tracker(pipeline)
@@ -69,16 +55,16 @@ def test_git_repository_with_dvc_and_raw_data_in_dvc(
         if producers
         else f"{RAW} is not tracked by DVC: no .dvc file names it (dvc add {RAW})"
     )
-    tracked_by_git = committed_clone.run(f"git ls-files --error-unmatch {RAW}").ok
+    tracked_by_git = committed_clone.measure(f"git ls-files --error-unmatch {RAW}").ok
     assert not tracked_by_git, f"git tracks {RAW} too: git rm --cached {RAW}, then commit"
     blob = git_blob_id(shipped_data)
-    if committed_clone.run(f"git cat-file -e {blob}").ok:
-        added = committed_clone.run(f"git log --all --format='%h %s' --diff-filter=A -- {RAW}")
+    if committed_clone.measure(f"git cat-file -e {blob}").ok:
+        added = committed_clone.measure(f"git log --all --format='%h %s' --diff-filter=A -- {RAW}")
         raise LearnerFailure(
             f"the raw data is in your git history ({added.stdout.strip() or 'under another name'})"
             ": every clone downloads it forever; rewrite the history or start a fresh repository"
         )
-    big = committed_clone.run(
+    big = committed_clone.measure(
         "git rev-list --objects --all "
         "| git cat-file --batch-check='%(objecttype) %(objectsize) %(rest)' "
         f'| awk \'$1 == "blob" && $2 > {BIG_BLOB_BYTES} {{print $3 " (" $2 " bytes)"}}\''
@@ -106,7 +92,7 @@ def test_remote_holds_the_data(pulled_clone: Clone, record_property: Any) -> Non
     hint="Each stage lists its script and the previous stage's output under deps:, the keys it "
     "reads under params:, and what it writes under outs: (metrics.json under metrics:).",
 )
-def test_pipeline_stages_form_a_chain(pipeline: dict[str, Any]) -> None:
+def test_pipeline_stages_form_a_chain(pipeline: Pipeline) -> None:
     """dvc.yaml chains the stages prepare, train and evaluate"""
     stages = {stage["name"]: stage for stage in pipeline["stages"]}
     missing = [s.name for s in STAGES if s.name not in stages]
@@ -157,36 +143,12 @@ def test_fresh_clone_reproduces_with_committed_lock(
             if dep["path"] not in produced and old_deps.get(dep["path"]) != dep.get("md5"):
                 stale.append(f"stage {name}: {dep['path']} changed since dvc.lock was written")
     assert not stale, "the committed dvc.lock is stale:\n" + "\n".join(stale)
-    status = reproduction.clone.run("dvc status --json")
+    status = reproduction.clone.measure("dvc status --json")
     assert status.ok and json.loads(status.stdout or "{}") == {}, (
         f"dvc status is not clean after dvc repro:\n{output_tail(status)}"
     )
     ran = ", ".join(reproduction.repro.ran) or "nothing"
     record_property("message", f"dvc repro ran {ran}; dvc status is clean")
-
-
-def repro_after(clone: Clone, change: Callable[[], str]) -> tuple[str, list[str], bool]:
-    """Make ``change`` (it says what it did), run ``dvc repro``; return what to tell the learner,
-    the stages that ran, and whether the metrics file changed."""
-    before = clone.hashes([METRICS_FILE])[METRICS_FILE]
-    what = change()
-    repro = clone.repro()
-    assert repro.result.ok, f"{what}, dvc repro failed:\n{output_tail(repro.result)}"
-    said = f"{what}, dvc repro ran {', '.join(repro.ran) or 'nothing'}"
-    return said, repro.ran, clone.hashes([METRICS_FILE])[METRICS_FILE] != before
-
-
-def params_changes(locked: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """How the params of a stage differ between a lock entry and a fresh one, key by key."""
-    changes = []
-    for file in sorted(set(locked.get("params", {})) | set(now.get("params", {}))):
-        old, new = locked.get("params", {}).get(file, {}), now.get("params", {}).get(file, {})
-        for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key):
-                changes.append(
-                    f"{file} has {key}: {new.get(key)!r}, the committed dvc.lock {old.get(key)!r}"
-                )
-    return changes
 
 
 @check(
@@ -226,7 +188,7 @@ def test_metrics_declared_and_threshold_met(
     reproduction: Reproduction, record_property: Any
 ) -> None:
     """The metrics file is declared as metrics and roc_auc is at least 0.78"""
-    shown = reproduction.clone.run("dvc metrics show --json")
+    shown = reproduction.clone.measure("dvc metrics show --json")
     assert shown.ok, f"dvc metrics show failed:\n{output_tail(shown)}"
     revisions = json.loads(shown.stdout or "{}")  # the workspace is "" or "workspace"
     files = (revisions.get("workspace") or revisions.get("") or {}).get("data", {})
@@ -248,7 +210,7 @@ def test_metrics_declared_and_threshold_met(
     "random_state), and keep n_jobs fixed.",
 )
 def test_two_reproductions_are_byte_identical(
-    reproduction: Reproduction, pipeline: dict[str, Any], record_property: Any
+    reproduction: Reproduction, pipeline: Pipeline, record_property: Any
 ) -> None:
     """Two clean reproductions give byte-identical outputs"""
     outputs = stage_outputs(pipeline)
@@ -270,7 +232,7 @@ def test_two_reproductions_are_byte_identical(
     "to the metrics.",
 )
 def test_new_raw_data_reruns_every_stage(
-    reproduction: Reproduction, pipeline: dict[str, Any], record_property: Any
+    reproduction: Reproduction, pipeline: Pipeline, record_property: Any
 ) -> None:
     """New raw data re-runs every stage and updates the metrics"""
     clone = reproduction.clone.copy("new-data")
@@ -279,7 +241,7 @@ def test_new_raw_data_reruns_every_stage(
 
     def add_hidden_rows() -> str:
         clone.must(
-            f"cat {GRADER}/hidden.csv >> {RAW} && dvc add {shlex.quote(tracker[1])}",
+            f"cat {GRADER}/{HIDDEN_CSV} >> {RAW} && dvc add {shlex.quote(tracker[1])}",
             "dvc add of the updated raw data failed",
         )
         return f"with new rows in {RAW}"

@@ -11,36 +11,31 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
 import pytest
 
 from graders.catalogue import Lab
 from graders.containers.sandbox import SandboxResult
 from graders.containers.workspace import (
-    GRADER,
     NOT_WORK,
     SUBMISSION,
     VERSION_CONTROL_ENV,
     VERSION_CONTROL_SETUP,
     WORK,
     Workspace,
-    stage_readable,
-    submission_workspace,
+    WorkspaceOptions,
 )
 from graders.errors import GraderError, LearnerFailure
-from graders.labs._shared.churn import churn_rows
+from graders.fixtures.scenario import OpenLabWorkspace
+
+if TYPE_CHECKING:  # the probe imports DVC, which only the sandbox has
+    from graders.labs.data_versioning.probe import Pipeline, Remote
 
 RAW = "data/raw/churn.csv"
-PROBE = Path(__file__).with_name("probe.py")
-HIDDEN_ROWS = 5_000
-HIDDEN_FIRST_ID = 1_000_001
 REPRO_TIMEOUT = 300
 _RAN = re.compile(r"^Running stage '([^']+)'", re.M)
 _TAIL = 15
@@ -65,6 +60,11 @@ class Clone:
         """Run a shell step in this clone."""
         return self.workspace.run(script, cwd=self.path, timeout=timeout)
 
+    def measure(self, script: str, timeout: float = 120) -> SandboxResult:
+        """Run a command of the grader's own here (git or DVC reading state), with a fresh HOME:
+        nothing the learner's pipeline left in the workspace's HOME reaches it."""
+        return self.workspace.measure(script, cwd=self.path, timeout=timeout)
+
     def must(self, script: str, failure: str, timeout: float = 120) -> SandboxResult:
         """Run a step that must succeed; when it does not, the learner fails with ``failure``."""
         done = self.run(script, timeout)
@@ -72,9 +72,10 @@ class Clone:
             raise LearnerFailure(f"{failure}\n`{script}` said:\n{output_tail(done)}")
         return done
 
-    def probe(self, *args: str, failure: str = "DVC cannot read your project") -> Any:
-        """Run the DVC probe here and return its JSON (``failure=""``: only the grader can fail)."""
-        return self.workspace.probe(f"{GRADER}/probe.py", *args, cwd=self.path, failure=failure)
+    def probe(self, command: str, *args: str, failure: str = "DVC cannot read your project") -> Any:
+        """Run the DVC probe's ``command`` here and return its JSON, a TypedDict of probe.py
+        (``failure=""``: only the grader can fail)."""
+        return self.workspace.probe(command, *args, cwd=self.path, failure=failure)
 
     def copy(self, name: str) -> Clone:
         """A copy of this clone (its DVC cache, outputs and all) for a check to change freely."""
@@ -118,19 +119,6 @@ def shipped_data(lab: Lab) -> bytes:
     return (lab.starter / RAW).read_bytes()
 
 
-@pytest.fixture(scope="session")
-def grader_files(run_id: str) -> Iterator[Path]:
-    """The probe and this run's hidden rows, mounted read-only at /grader."""
-    seed = int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16)
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-grader-") as temporary:
-        folder = Path(temporary) / "grader"
-        folder.mkdir()
-        shutil.copy(PROBE, folder / "probe.py")
-        rows = churn_rows(seed, HIDDEN_ROWS, first_id=HIDDEN_FIRST_ID)
-        (folder / "hidden.csv").write_text("\n".join(rows) + "\n")
-        yield stage_readable(folder, Path(temporary) / "mounted")
-
-
 def not_needed_for_a_clone(folder: str, names: list[str]) -> set[str]:
     """What the grader leaves out of its copy of the learner's folder: virtual environments,
     caches and DVC's own cache (a clone has its own; data comes from the remote)."""
@@ -140,32 +128,22 @@ def not_needed_for_a_clone(folder: str, names: list[str]) -> set[str]:
     return left_out
 
 
+WORKSPACE = WorkspaceOptions(
+    env=VERSION_CONTROL_ENV, leave_out=not_needed_for_a_clone, setup=VERSION_CONTROL_SETUP
+)
+
+
 @pytest.fixture(scope="session")
-def project_workspace(
-    docker_client: docker.DockerClient,
-    sandbox_image: str,
-    submission_dir: Path,
-    grader_files: Path,
-    run_id: str,
-) -> Iterator[Workspace]:
+def project_workspace(open_lab_workspace: OpenLabWorkspace) -> Iterator[Workspace]:
     """A sandbox with the learner's folder at /submission (read-only) and room to clone it."""
-    with submission_workspace(
-        docker_client,
-        sandbox_image,
-        submission=submission_dir,
-        grader_files=grader_files,
-        run_id=run_id,
-        env=VERSION_CONTROL_ENV,
-        leave_out=not_needed_for_a_clone,
-        setup=VERSION_CONTROL_SETUP,
-    ) as workspace:
+    with open_lab_workspace(WORKSPACE) as workspace:
         yield workspace
 
 
 @pytest.fixture(scope="session")
 def fresh_clone(project_workspace: Workspace) -> Callable[[str], Clone]:
     """Clone the submission afresh (what git holds, nothing else); fails when it is no repo."""
-    head = project_workspace.run(f"git -C {SUBMISSION} rev-parse --verify HEAD")
+    head = project_workspace.measure(f"git -C {SUBMISSION} rev-parse --verify HEAD")
 
     def clone(name: str) -> Clone:
         if not head.ok:
@@ -173,7 +151,7 @@ def fresh_clone(project_workspace: Workspace) -> Callable[[str], Clone]:
                 "your folder is not a git repository with a commit, so there is nothing to clone "
                 "(git init, then git add and git commit your work)"
             )
-        done = project_workspace.run(f"git clone -q {SUBMISSION} {WORK}/{name}")
+        done = project_workspace.measure(f"git clone -q {SUBMISSION} {WORK}/{name}")
         if not done.ok:
             raise LearnerFailure(f"git clone of your repository failed:\n{output_tail(done)}")
         return Clone(project_workspace, f"{WORK}/{name}")
@@ -188,14 +166,15 @@ def committed_clone(fresh_clone: Callable[[str], Clone]) -> Clone:
 
 
 @pytest.fixture(scope="session")
-def pipeline(committed_clone: Clone) -> dict[str, Any]:
+def pipeline(committed_clone: Clone) -> Pipeline:
     """The stages and ``.dvc``-tracked data, as DVC itself parses the committed project."""
     if not committed_clone.run("test -f .dvc/config").ok:
         raise LearnerFailure("DVC is not initialised in the committed repository (run dvc init)")
-    return dict(committed_clone.probe("pipeline"))
+    found: Pipeline = committed_clone.probe("pipeline")
+    return found
 
 
-def raw_data_tracker(pipeline: dict[str, Any]) -> tuple[str, str] | None:
+def raw_data_tracker(pipeline: Pipeline) -> tuple[str, str] | None:
     """The ``.dvc`` file that tracks the raw data, and the path it tracks (file or folder)."""
     for tracked in pipeline["tracked"]:
         for out in tracked["outs"]:
@@ -207,14 +186,14 @@ def raw_data_tracker(pipeline: dict[str, Any]) -> tuple[str, str] | None:
 @pytest.fixture(scope="session")
 def pulled_clone(
     fresh_clone: Callable[[str], Clone],
-    pipeline: dict[str, Any],
+    pipeline: Pipeline,
     shipped_data: bytes,
     progress: Callable[[str], None],
 ) -> Clone:
     """A fresh clone beside a copy of the remote, after ``dvc pull`` of the raw data."""
     progress("cloning your repository and pulling the raw data from its remote")
     clone = fresh_clone("pulled")
-    remote = clone.probe("remote")
+    remote: Remote = clone.probe("remote")
     if not remote["name"]:
         raise LearnerFailure("no default DVC remote is configured (dvc remote add -d ...)")
     inside = (remote["path"] or "").removeprefix(clone.path + "/")
@@ -274,6 +253,6 @@ def reproduction(pulled_clone: Clone, progress: Callable[[str], None]) -> Reprod
     return Reproduction(clone, committed_lock, repro, clone.probe("lock"))
 
 
-def stage_outputs(pipeline: dict[str, Any]) -> list[str]:
+def stage_outputs(pipeline: Pipeline) -> list[str]:
     """Every output path of every pipeline stage."""
     return [out["path"] for stage in pipeline["stages"] for out in stage["outs"]]

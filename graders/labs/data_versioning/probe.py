@@ -17,9 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 from dvc.dependency.param import ParamsDependency
@@ -27,9 +26,59 @@ from dvc.repo import Repo
 from dvc.stage import PipelineStage
 
 
-def pipeline() -> dict[str, Any]:
+class Output(TypedDict):
+    """An output of a stage: its path, and whether it is a metric and cached."""
+
+    path: str
+    metric: bool
+    cache: bool
+
+
+class Stage(TypedDict):
+    """A stage of a ``dvc.yaml``, as DVC parses it."""
+
+    name: str
+    file: str
+    cmd: str | list[str]
+    deps: list[str]
+    params: list[str]
+    outs: list[Output]
+
+
+class Tracked(TypedDict):
+    """A ``.dvc`` file and the paths it tracks."""
+
+    file: str
+    outs: list[str]
+
+
+class Pipeline(TypedDict):
+    """What ``pipeline`` returns."""
+
+    stages: list[Stage]
+    tracked: list[Tracked]
+
+
+class Remote(TypedDict):
+    """What ``remote`` returns: the default remote, its URL as written, its local folder."""
+
+    name: str | None
+    url: str | None
+    path: str | None
+
+
+class ParamChange(TypedDict):
+    """What ``set-param`` returns."""
+
+    key: str
+    old: Any
+    new: Any
+
+
+def pipeline() -> Pipeline:
     """Every stage of dvc.yaml files and every .dvc file, as DVC parses them."""
-    stages, tracked = [], []
+    stages: list[Stage] = []
+    tracked: list[Tracked] = []
     with Repo(".") as repo:
 
         def relative(item: Any) -> str:
@@ -37,7 +86,7 @@ def pipeline() -> dict[str, Any]:
 
         for stage in repo.index.stages:
             outs = [
-                {"path": relative(out), "metric": bool(out.metric), "cache": bool(out.use_cache)}
+                Output(path=relative(out), metric=bool(out.metric), cache=bool(out.use_cache))
                 for out in stage.outs
             ]
             if not isinstance(stage, PipelineStage):
@@ -51,28 +100,34 @@ def pipeline() -> dict[str, Any]:
                 else:
                     deps.append(relative(dep))
             stages.append(
-                {
-                    "name": stage.name,
-                    "file": stage.relpath,
-                    "cmd": stage.cmd,
-                    "deps": deps,
-                    "params": params,
-                    "outs": outs,
-                }
+                Stage(
+                    name=stage.name,
+                    file=stage.relpath,
+                    cmd=stage.cmd,
+                    deps=deps,
+                    params=params,
+                    outs=outs,
+                )
             )
-    return {"stages": stages, "tracked": tracked}
+    return Pipeline(stages=stages, tracked=tracked)
 
 
-def remote() -> dict[str, Any]:
+def lock() -> Any:
+    """dvc.lock as JSON (None when there is none)."""
+    path = Path("dvc.lock")
+    return yaml.safe_load(path.read_text()) if path.exists() else None
+
+
+def remote() -> Remote:
     """The default remote's name, URL as written, and the local folder it resolves to."""
     with Repo(".") as repo:
         name = repo.config["core"].get("remote")
         if not name:
-            return {"name": None, "url": None, "path": None}
+            return Remote(name=None, url=None, path=None)
         url = str(repo.config["remote"].get(name, {}).get("url", ""))
     local = "://" not in url and url != ""
     path = os.path.normpath(os.path.join(os.path.abspath(".dvc"), url)) if local else None
-    return {"name": name, "url": url, "path": path}
+    return Remote(name=name, url=url, path=path)
 
 
 def md5_of(path: Path) -> str:
@@ -85,6 +140,11 @@ def md5_of(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+def hash_paths(*paths: str) -> dict[str, str | None]:
+    """md5 of each path (see ``md5_of``); None for a path that does not exist."""
+    return {p: md5_of(Path(p)) if Path(p).exists() else None for p in paths}
+
+
 def get_param(key: str) -> Any:
     """The value of ``key`` (dotted) in params.yaml, or None."""
     value: Any = yaml.safe_load(Path("params.yaml").read_text()) or {}
@@ -93,7 +153,7 @@ def get_param(key: str) -> Any:
     return value
 
 
-def set_param(key: str, value: str) -> dict[str, Any]:
+def set_param(key: str, value: str) -> ParamChange:
     """Set ``key`` (dotted) in params.yaml to ``value`` (parsed as YAML); return old and new."""
     path = Path("params.yaml")
     params = yaml.safe_load(path.read_text()) or {}
@@ -104,29 +164,19 @@ def set_param(key: str, value: str) -> dict[str, Any]:
     old = section.get(last)
     section[last] = yaml.safe_load(value)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return {"key": key, "old": old, "new": section[last]}
-
-
-def main(argv: list[str]) -> None:
-    """Dispatch one command and print its JSON."""
-    command, args = argv[0], argv[1:]
-    if command == "pipeline":
-        result: Any = pipeline()
-    elif command == "lock":
-        lock = Path("dvc.lock")
-        result = yaml.safe_load(lock.read_text()) if lock.exists() else None
-    elif command == "remote":
-        result = remote()
-    elif command == "hash":
-        result = {p: md5_of(Path(p)) if Path(p).exists() else None for p in args}
-    elif command == "get-param":
-        result = get_param(args[0])
-    elif command == "set-param":
-        result = set_param(args[0], args[1])
-    else:
-        raise SystemExit(f"unknown command {command!r}")
-    print(json.dumps(result))
+    return ParamChange(key=key, old=old, new=section[last])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from probe_cli import serve
+
+    serve(
+        {
+            "pipeline": pipeline,
+            "lock": lock,
+            "remote": remote,
+            "hash": hash_paths,
+            "get-param": get_param,
+            "set-param": set_param,
+        }
+    )

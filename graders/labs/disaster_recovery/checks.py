@@ -8,12 +8,17 @@ commands (``disaster_recovery_drills``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import PurePosixPath
+from datetime import timedelta
 from typing import Any
 
 from graders.checks import PartialCredit, check
-from graders.labs.disaster_recovery.drills import Corruption, Retention, RunbookDrill
+from graders.labs.disaster_recovery.drills import (
+    Corruption,
+    Retention,
+    RunbookDrill,
+    differences,
+    refused_properly,
+)
 from graders.labs.disaster_recovery.fixtures import (
     TOOL,
     Backup,
@@ -22,11 +27,11 @@ from graders.labs.disaster_recovery.fixtures import (
     RestoreDrill,
     shown,
 )
+from graders.labs.disaster_recovery.manifest import manifest_problems
 from graders.labs.disaster_recovery.probe import HALF_REGISTERED, MODELS
 from graders.labs.disaster_recovery.runbook import Runbook
 
 MAX_RTO = timedelta(minutes=2)
-CLOCK_SLACK = timedelta(minutes=10)
 RESTORED_PARTS = {
     "models": "registered models (descriptions, tags)",
     "versions": "model versions (source, run, status, tags)",
@@ -34,44 +39,6 @@ RESTORED_PARTS = {
     "runs": "runs (params, tags, metric histories)",
     "artifacts": "artifacts (byte for byte)",
 }
-
-
-def created_at(manifest: dict[str, Any]) -> datetime | None:
-    """The manifest's ``created`` as an aware time (None when it is not one)."""
-    try:
-        moment = datetime.fromisoformat(str(manifest.get("created")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
-def manifest_problems(backup: Backup, files: dict[str, str], live: LiveRegistry) -> list[str]:
-    """What the backup's manifest gets wrong about the backup and the registry it copies."""
-    manifest = backup.manifest or {}
-    problems = []
-    moment = created_at(manifest)
-    if moment is None or abs(datetime.now(UTC) - moment) > CLOCK_SLACK:
-        problems.append(f"created {manifest.get('created')!r} is not this backup's UTC time")
-    listed = {}
-    for entry in manifest.get("files") or []:
-        if isinstance(entry, dict) and {"path", "sha256", "size"} <= entry.keys():
-            listed[str(entry["path"])] = str(entry["sha256"])
-    if not listed:
-        return [*problems, "files lists no {path, sha256, size} entries"]
-    wrong = [path for path, digest in listed.items() if files.get(path) != digest]
-    unlisted = [path for path in files if path != "manifest.json" and path not in listed]
-    missing = [f"artifacts/{path}" for path in live.artifacts if f"artifacts/{path}" not in files]
-    if "mlflow.db" not in listed:
-        problems.append("mlflow.db is not listed")
-    labelled = (
-        ("wrong or missing checksums", wrong),
-        ("files not listed", unlisted),
-        ("artifacts of the registry not in the backup", missing),
-    )
-    for label, paths in labelled:
-        if paths:
-            problems.append(f"{label}: {', '.join(sorted(paths)[:4])}" + (" …" * (len(paths) > 4)))
-    return problems
 
 
 @check(
@@ -92,14 +59,6 @@ def test_backup_has_manifest_and_checksums(
     if copied.get("digests") != live_registry.tables["digests"]:
         problems.append("its mlflow.db does not hold the registry's rows as they were")
     assert not problems, f"the backup {folder}:\n  " + "\n  ".join(problems)
-
-
-def differences(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
-    """Keys missing, added or changed between two parts of a snapshot (a few of them)."""
-    lines = [f"missing {key}" for key in expected if key not in found]
-    lines += [f"changed {key}" for key in expected if key in found and found[key] != expected[key]]
-    lines += [f"unexpected {key}" for key in found if key not in expected]
-    return lines
 
 
 @check(
@@ -143,20 +102,6 @@ def test_recovery_within_runbook_rto(restore_drill: RestoreDrill, runbook: Runbo
         f"the recovery took {restore_drill.recovery_seconds:.1f} s (restore, then the server "
         f"answered), more than the runbook's RTO of {runbook.targets['RTO']}"
     )
-
-
-def refused_properly(corruption: Corruption) -> str:
-    """Why a restore of a corrupted backup was not a proper refusal ('' when it was)."""
-    result, name = corruption.result, PurePosixPath(corruption.what).name
-    if result.ok:
-        return f"restored a backup whose {corruption.what} was corrupted (exit 0)"
-    if result.timed_out:
-        return f"did not end within {result.seconds:.0f} s on a corrupted {corruption.what}"
-    if not corruption.untouched:
-        return f"refused a corrupted {corruption.what}, but changed the target first"
-    if name not in result.stdout + result.stderr:
-        return f"refused a corrupted {corruption.what} without naming it:\n{shown(result, 4)}"
-    return ""
 
 
 @check(

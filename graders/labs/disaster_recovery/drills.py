@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from graders.labs.disaster_recovery.fixtures import (
     Drill,
     RestoreDrill,
     restore_command,
+    shown,
     store,
 )
 from graders.labs.disaster_recovery.runbook import Runbook, read_runbook
@@ -191,3 +192,25 @@ def run_with(drill: Drill, command: str, variables: dict[str, str]) -> SandboxRe
     """Run one runbook line with its variables exported."""
     exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items())
     return drill.tool(f"export {exports}; {command}")
+
+
+def differences(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    """Keys missing, added or changed between two parts of a snapshot (a few of them)."""
+    lines = [f"missing {key}" for key in expected if key not in found]
+    lines += [f"changed {key}" for key in expected if key in found and found[key] != expected[key]]
+    lines += [f"unexpected {key}" for key in found if key not in expected]
+    return lines
+
+
+def refused_properly(corruption: Corruption) -> str:
+    """Why a restore of a corrupted backup was not a proper refusal ('' when it was)."""
+    result, name = corruption.result, PurePosixPath(corruption.what).name
+    if result.ok:
+        return f"restored a backup whose {corruption.what} was corrupted (exit 0)"
+    if result.timed_out:
+        return f"did not end within {result.seconds:.0f} s on a corrupted {corruption.what}"
+    if not corruption.untouched:
+        return f"refused a corrupted {corruption.what}, but changed the target first"
+    if name not in result.stdout + result.stderr:
+        return f"refused a corrupted {corruption.what} without naming it:\n{shown(result, 4)}"
+    return ""

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -28,36 +26,38 @@ from docker.models.containers import Container
 
 from graders.containers.cleanup import run_labels
 from graders.containers.sandbox import SandboxResult
+from graders.containers.services import Service
 from graders.containers.workspace import (
-    GRADER,
+    MLFLOW_CLIENT_ENV,
     SUBMISSION,
     WORK,
     Workspace,
+    WorkspaceOptions,
     leaving_out,
-    stage_readable,
-    submission_workspace,
 )
 from graders.errors import EnvironmentProblem, GraderError, LearnerFailure
-from graders.fixtures.mlflow import MLFLOW_PORT, launch_tracking_server, wait_for_tracking_server
+from graders.fixtures.mlflow import MLFLOW_PORT, running_tracking_server
+from graders.fixtures.scenario import OpenLabWorkspace
+from graders.labs.disaster_recovery.probe import Tables
 
 DRILL = "/drill"
 LIVE = f"{DRILL}/live"
 RESTORED = f"{DRILL}/restored"
 SERVICE = "registry"  # the live server, then the restored one, answer by this name
 PROJECT = f"{WORK}/project"
-PROBE = Path(__file__).with_name("probe.py")
 TOOL = "python -m drtool"
 HOLD_SECONDS = 3.0  # how long the half-finished registration holds the database
 STEP_TIMEOUT = 150.0  # for one command of the learner's tool
 SERVER_TIMEOUT = 120.0  # for a server on restored files to answer
-ENV = {
-    "HOME": "/tmp",
-    "MLFLOW_TRACKING_URI": f"http://{SERVICE}:{MLFLOW_PORT}",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "GIT_PYTHON_REFRESH": "quiet",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
+WORKSPACE = WorkspaceOptions(  # the drill's volume is mounted at DRILL when it opens
+    env={
+        **MLFLOW_CLIENT_ENV,
+        "MLFLOW_TRACKING_URI": f"http://{SERVICE}:{MLFLOW_PORT}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    },
+    leave_out=leaving_out(".git", "mlruns", "backups"),
+    setup=f"cp -a {SUBMISSION} {PROJECT} && mkdir -p {LIVE}/artifacts",
+)
 
 
 def store(folder: str) -> dict[str, str]:
@@ -98,11 +98,11 @@ class Drill:
     image: str
     run_id: str
     network: str
-    servers: list[Container] = field(default_factory=list)
+    servers: ExitStack = field(default_factory=ExitStack)  # removes them with the drill
 
-    def probe(self, *args: str, failure: str = "", timeout: float = 300) -> Any:
-        """Run the grader's probe in the sandbox; its JSON result."""
-        return self.workspace.probe(f"{GRADER}/probe.py", *args, failure=failure, timeout=timeout)
+    def probe(self, command: str, *args: str, failure: str = "", timeout: float = 300) -> Any:
+        """Run the grader's probe in the sandbox; its JSON result (a TypedDict of probe.py)."""
+        return self.workspace.probe(command, *args, failure=failure, timeout=timeout)
 
     def tool(self, script: str, timeout: float = STEP_TIMEOUT) -> SandboxResult:
         """Run a learner's command in their project."""
@@ -115,24 +115,30 @@ class Drill:
             raise GraderError(f"the drill step `{script[:80]}` failed: {done.stderr.strip()}")
         return done.stdout
 
-    def start_server(self, folder: str) -> tuple[Container, float | None]:
-        """An MLflow server on the files in ``folder``, as ``registry``; seconds to ready."""
-        container, _ = launch_tracking_server(
-            self.client,
-            self.image,
-            self.run_id,
-            self.network,
-            store=folder,
-            aliases=(SERVICE,),
-            volumes={self.volume: DRILL},
+    def start_server(
+        self, folder: str, *, blame: type[LearnerFailure] | type[GraderError], what: str
+    ) -> Service:
+        """An MLflow server on the files in ``folder``, as ``registry``, answering /health (one
+        that does not raises ``blame``); it is removed with the drill."""
+        service, _ = self.servers.enter_context(
+            running_tracking_server(
+                self.client,
+                self.image,
+                self.run_id,
+                self.network,
+                store=folder,
+                aliases=(SERVICE,),
+                volumes={self.volume: DRILL},
+                timeout=SERVER_TIMEOUT,
+                blame=blame,
+                what=what,
+            )
         )
-        self.servers.append(container)
-        return container, wait_for_tracking_server(container, SERVER_TIMEOUT)
+        return service
 
     def destroy(self, container: Container, folder: str) -> None:
         """The disaster: the server and every file of its registry are gone."""
         container.remove(force=True)
-        self.servers.remove(container)
         self.shell(f"rm -rf {folder}")
 
     def new_entries(self, root: str, before: set[str]) -> list[str]:
@@ -189,27 +195,16 @@ class LiveRegistry:
     """The registry the grader filled, as read back before the disaster."""
 
     container: Container
-    expected: dict[str, Any]
-    tables: dict[str, Any]
+    expected: dict[str, Any]  # a Snapshot of probe.py, read part by part
+    tables: Tables
     artifacts: dict[str, str]
-
-
-@pytest.fixture(scope="session")
-def grader_files(run_id: str) -> Iterator[Path]:
-    """The probe, mounted at /grader."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-grader-") as temporary:
-        folder = Path(temporary) / "grader"
-        folder.mkdir()
-        shutil.copy(PROBE, folder / "probe.py")
-        yield stage_readable(folder, Path(temporary) / "mounted")
 
 
 @pytest.fixture(scope="session")
 def drill(
     docker_client: docker.DockerClient,
     sandbox_image: str,
-    submission_dir: Path,
-    grader_files: Path,
+    open_lab_workspace: OpenLabWorkspace,
     internal_network: str,
     run_id: str,
 ) -> Iterator[Drill]:
@@ -222,28 +217,16 @@ def drill(
     )
     current = None
     try:
-        with submission_workspace(
-            docker_client,
-            sandbox_image,
-            submission=submission_dir,
-            grader_files=grader_files,
-            run_id=run_id,
-            env=ENV,
-            leave_out=leaving_out(".git", "mlruns", "backups"),
-            network=internal_network,
-            volumes={volume.name: DRILL},
-            setup=f"cp -a {SUBMISSION} {PROJECT} && mkdir -p {LIVE}/artifacts",
+        with open_lab_workspace(
+            WORKSPACE, network=internal_network, volumes={volume.name: DRILL}
         ) as workspace:
             current = Drill(
                 docker_client, workspace, volume.name, sandbox_image, run_id, internal_network
             )
             yield current
     finally:
-        for container in current.servers if current else []:
-            try:
-                container.remove(force=True)
-            except docker.errors.APIError:
-                pass
+        if current is not None:
+            current.servers.close()
         try:
             volume.remove(force=True)
         except docker.errors.APIError:
@@ -256,15 +239,11 @@ def live_registry(
 ) -> LiveRegistry:
     """The grader's server on /drill/live, filled with the hidden registry and read back."""
     progress("starting an MLflow server and filling its registry")
-    container, ready = drill.start_server(LIVE)
-    if ready is None:
-        raise EnvironmentProblem(
-            "the grader's MLflow server did not answer", "run `mlops-labs doctor --prepare`"
-        )
-    report_environment["mlflow_server_start_seconds"] = ready
+    server = drill.start_server(LIVE, blame=EnvironmentProblem, what="the grader's MLflow server")
+    report_environment["mlflow_server_start_seconds"] = server.seconds_to_ready
     drill.probe("seed")
     return LiveRegistry(
-        container,
+        server.container,
         drill.probe("snapshot"),
         drill.probe("tables", store(LIVE)["db"]),
         drill.probe("tree", store(LIVE)["artifacts"]),
@@ -338,11 +317,12 @@ def restore_drill(
     if not result.ok:
         problem = f"`{TOOL} restore` failed (exit {result.exit_code}):\n{shown(result)}"
         return RestoreDrill(result, problem=problem)
-    container, ready = drill.start_server(RESTORED)
-    if ready is None:
-        logs = "\n".join("    " + line for line in container.logs(tail=12).decode().splitlines())
-        problem = f"an MLflow server on the restored files did not answer /health:\n{logs}"
-        return RestoreDrill(result, problem=problem)
+    try:
+        drill.start_server(
+            RESTORED, blame=LearnerFailure, what="an MLflow server on the restored files"
+        )
+    except LearnerFailure as failure:
+        return RestoreDrill(result, problem=str(failure))
     seconds = round(time.monotonic() - started, 2)
     report_environment["recovery_seconds"] = seconds
     snapshot = drill.probe("snapshot", failure="the restored registry could not be read back")

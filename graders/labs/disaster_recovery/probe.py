@@ -21,13 +21,12 @@ import random
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 HALF_REGISTERED = "half-registered"  # the model the held transaction never commits
 UNDER_LOAD = "registered-under-load"  # the model the writer registers versions of
@@ -61,12 +60,57 @@ MODELS: dict[str, Model] = {  # name: (description, tags, [(run, version tags)],
 }
 
 
-def out(value: Any) -> None:
-    """Print the result as the last line."""
-    print(json.dumps(value, sort_keys=True))
+class Seeded(TypedDict):
+    """What ``seed`` returns: how many experiments, runs and models it made."""
+
+    experiments: int
+    runs: int
+    models: int
 
 
-def seed() -> None:
+class Snapshot(TypedDict):
+    """What ``snapshot`` returns: everything a restore must bring back, keyed by names."""
+
+    models: dict[str, Any]  # name: description and tags
+    versions: dict[str, Any]  # "name/version": source, run, status, tags
+    aliases: dict[str, dict[str, str]]  # name: {alias: version}
+    runs: dict[str, Any]  # run id: name, params, tags, metric histories
+    artifacts: dict[str, str]  # "run id/path": sha256
+
+
+class Tables(TypedDict, total=False):
+    """What ``tables`` returns: whether the file exists, then SQLite's verdict (or ``error``)
+    and a digest and row count per registry table."""
+
+    exists: bool
+    error: str
+    integrity: str
+    foreign_key_errors: int
+    digests: dict[str, str]
+    counts: dict[str, int]
+    models: list[str]
+    statuses: list[str]
+
+
+class UnderWrites(TypedDict):
+    """What ``under-writes`` returns: how the command ended (exit None: killed after 120 s),
+    and how many versions the writer registered meanwhile."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    versions_written: int
+
+
+class Planted(TypedDict):
+    """What ``plant`` returns: the planted backups' ``created`` by folder, and the others."""
+
+    created: dict[str, str]
+    others: list[str]
+
+
+def seed() -> Seeded:
     """Two experiments, six runs (params, metric histories, tags, artifacts), three models."""
     from mlflow import MlflowClient
 
@@ -106,21 +150,15 @@ def seed() -> None:
             )
         for alias, version in aliases.items():
             client.set_registered_model_alias(name, alias, version)
-    out({"experiments": len(experiments), "runs": len(runs), "models": len(MODELS)})
+    return Seeded(experiments=len(experiments), runs=len(runs), models=len(MODELS))
 
 
-def snapshot() -> None:
+def snapshot() -> Snapshot:
     """Everything a restore must bring back, keyed by names, read through the server."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    state: dict[str, Any] = {
-        "models": {},
-        "versions": {},
-        "aliases": {},
-        "runs": {},
-        "artifacts": {},
-    }
+    state = Snapshot(models={}, versions={}, aliases={}, runs={}, artifacts={})
     for model in client.search_registered_models():
         name = model.name
         state["models"][name] = {"description": model.description or "", "tags": model.tags}
@@ -153,7 +191,7 @@ def snapshot() -> None:
                     state["artifacts"][f"{run_id}/{path.relative_to(target).as_posix()}"] = (
                         sha256_of(path)
                     )
-    out(state)
+    return state
 
 
 def sha256_of(path: Path) -> str:
@@ -161,11 +199,10 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def tables(db: str) -> None:
+def tables(db: str) -> Tables:
     """A digest of each registry table's rows, and what SQLite thinks of the file."""
     if not Path(db).is_file():
-        out({"exists": False})
-        return
+        return Tables(exists=False)
     try:
         connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         integrity = connection.execute("PRAGMA integrity_check").fetchone()[0]
@@ -181,22 +218,19 @@ def tables(db: str) -> None:
         )
         connection.close()
     except sqlite3.Error as error:
-        out({"exists": True, "error": str(error)})
-        return
-    out(
-        {
-            "exists": True,
-            "integrity": integrity,
-            "foreign_key_errors": foreign,
-            "digests": digests,
-            "counts": counts,
-            "models": sorted(models),
-            "statuses": statuses,
-        }
+        return Tables(exists=True, error=str(error))
+    return Tables(
+        exists=True,
+        integrity=integrity,
+        foreign_key_errors=foreign,
+        digests=digests,
+        counts=counts,
+        models=sorted(models),
+        statuses=statuses,
     )
 
 
-def tree(folder: str) -> None:
+def tree(folder: str) -> dict[str, str]:
     """{relative path: sha256} of the files under ``folder`` ({} when there is none)."""
     root = Path(folder)
     files = {}
@@ -206,10 +240,10 @@ def tree(folder: str) -> None:
                 files[path.relative_to(root).as_posix()] = sha256_of(path)
             elif path.is_symlink():
                 files[path.relative_to(root).as_posix()] = "-> " + os.readlink(path)
-    out(files)
+    return files
 
 
-def under_writes(db: str, hold: float, command: list[str]) -> None:
+def under_writes(db: str, hold: float, *command: str) -> UnderWrites:
     """Run ``command`` (the learner's backup) while the registry is being written to.
 
     A thread registers versions through the server all along. A second connection opens a
@@ -253,14 +287,12 @@ def under_writes(db: str, hold: float, command: list[str]) -> None:
     time.sleep(0.5)
     stop.set()
     writer.join(timeout=30)
-    out(
-        {
-            "exit_code": code,
-            "stdout": stdout[-2000:],
-            "stderr": stderr[-2000:],
-            "seconds": seconds,
-            "versions_written": written[0],
-        }
+    return UnderWrites(
+        exit_code=code,
+        stdout=stdout[-2000:],
+        stderr=stderr[-2000:],
+        seconds=seconds,
+        versions_written=written[0],
     )
 
 
@@ -290,7 +322,7 @@ def hold_half_registration(db: str) -> sqlite3.Connection:
     return holder
 
 
-def plant(root: str, backup: str, count: int) -> None:
+def plant(root: str, backup: str, count: int) -> Planted:
     """Copy ``backup`` ``count`` times into ``root`` with ``created`` a day apart (names and
     modification times in another order), plus a folder and a file that are not backups."""
     target = Path(root)
@@ -314,27 +346,20 @@ def plant(root: str, backup: str, count: int) -> None:
     (target / "notes").mkdir()
     (target / "notes" / "README.txt").write_text("not a backup\n")
     (target / "restore-log.txt").write_text("not a backup either\n")
-    out({"created": created, "others": ["notes", "restore-log.txt"]})
-
-
-def main(argv: list[str]) -> None:
-    """Dispatch one command."""
-    command, args = argv[0], argv[1:]
-    if command == "seed":
-        seed()
-    elif command == "snapshot":
-        snapshot()
-    elif command == "tables":
-        tables(args[0])
-    elif command == "tree":
-        tree(args[0])
-    elif command == "under-writes":
-        under_writes(args[0], float(args[1]), args[args.index("--") + 1 :])
-    elif command == "plant":
-        plant(args[0], args[1], int(args[2]))
-    else:
-        raise SystemExit(f"unknown command {command}")
+    return Planted(created=created, others=["notes", "restore-log.txt"])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from probe_cli import serve
+
+    serve(
+        {
+            "seed": seed,
+            "snapshot": snapshot,
+            "tables": tables,
+            "tree": tree,
+            "under-writes": under_writes,
+            "plant": plant,
+        },
+        sort_keys=True,
+    )

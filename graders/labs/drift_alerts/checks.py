@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import docker
-import yaml
 from docker.models.containers import Container
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -22,8 +20,11 @@ from graders.checks import PartialCredit, check
 from graders.containers.workspace import GRADER, SUBMISSION, Workspace
 from graders.errors import LearnerFailure
 from graders.fixtures.prometheus import promtool
+from graders.fixtures.scenario import temporary_folder
 from graders.labs.drift_alerts import grafana, statistics
+from graders.labs.drift_alerts.data import DATASETS_JSON, TRAFFIC_JSON
 from graders.labs.drift_alerts.fixtures import BOUND_SECONDS, SERVICE_URL, SHORT_FOR, LiveRun
+from graders.labs.drift_alerts.probe import MetricsPage, QueryAnswer, Statistics
 from graders.labs.drift_alerts.promtool import (
     DRIFT_ALERT,
     FEATURES,
@@ -33,6 +34,7 @@ from graders.labs.drift_alerts.promtool import (
     load_rules,
     results,
     run_script,
+    tested_alerts,
 )
 
 # family (as Prometheus' parser names it) -> type, label names every series must carry
@@ -60,11 +62,10 @@ COVERED = {
 )
 def test_psi_and_ks_match_an_independent_implementation(workspace: Workspace) -> None:
     """`psi` and `ks` agree with an independent implementation on hidden datasets"""
-    answer = workspace.probe(
-        f"{GRADER}/probe.py",
+    answer: Statistics = workspace.probe(
         "statistics",
         f"{SUBMISSION}/service/drift.py",
-        f"{GRADER}/datasets.json",
+        f"{GRADER}/{DATASETS_JSON}",
         timeout=120,
         failure="service/drift.py could not be run",
     )
@@ -96,7 +97,7 @@ def test_metrics_endpoint_exposes_named_metrics(
     scoring_service: Container, workspace: Workspace, record_property: Any
 ) -> None:
     """`/metrics` exposes the named metrics with the right types and labels"""
-    answer = workspace.probe(f"{GRADER}/probe.py", "metrics", SERVICE_URL, f"{GRADER}/traffic.json")
+    answer: MetricsPage = workspace.probe("metrics", SERVICE_URL, f"{GRADER}/{TRAFFIC_JSON}")
     assert answer["status"] == 200, f"GET /metrics answered {answer['status'] or 'nothing'}"
     try:
         families = {f.name: f for f in text_string_to_metric_families(answer["text"])}
@@ -185,8 +186,7 @@ def test_hidden_promtool_tests_pass(
     monitoring_copy: Path, docker_client: docker.DockerClient, prometheus_image: str, run_id: str
 ) -> None:
     """The grader's hidden `promtool` tests pass against your rules"""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-hidden-") as temporary:
-        folder = Path(temporary)
+    with temporary_folder(run_id, "hidden") as folder:
         if (monitoring_copy / "rules.yml").is_file():
             shutil.copyfile(monitoring_copy / "rules.yml", folder / "rules.yml")
         files = []
@@ -266,8 +266,8 @@ def test_dashboard_queries_return_data(
     queried = [panel for panel in found if panel.exprs]
     assert len(queried) >= MIN_PANELS, f"{len(queried)} panels with a query: expected {MIN_PANELS}"
     exprs = [grafana.runnable(e, dashboard) for panel in queried for e in panel.exprs]
-    answers = workspace.probe(
-        f"{GRADER}/probe.py", "queries", live_run.prometheus.url, json.dumps(exprs)
+    answers: list[QueryAnswer] = workspace.probe(
+        "queries", live_run.prometheus.url, json.dumps(exprs)
     )
     problems, position = [], 0
     for panel in found:
@@ -285,19 +285,3 @@ def test_dashboard_queries_return_data(
         problems.append(f"no panel shows {', '.join(missing)}")
     assert not problems, "\n".join(problems)
     record_property("message", f"{len(exprs)} queries of {len(queried)} panels return data")
-
-
-def tested_alerts(path: Path) -> set[str]:
-    """The alert names the learner's own test file has ``alert_rule_test`` cases for."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace")[:1_000_000])
-    except (OSError, yaml.YAMLError):
-        return set()
-    tests = data.get("tests") if isinstance(data, dict) else None
-    return {
-        str(case.get("alertname"))
-        for test in tests or []
-        if isinstance(test, dict)
-        for case in test.get("alert_rule_test") or []
-        if isinstance(case, dict)
-    }

@@ -8,14 +8,24 @@ incomes, lower credit scores).
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from graders.labs.drift_alerts.statistics import hidden_datasets
+
+if TYPE_CHECKING:
+    from graders.catalogue import Lab
 
 FEATURES = ("age", "income", "loan_amount", "credit_score")
 REFERENCE_SEED = 8001
 REFERENCE_ROWS = 2_000
+TRAFFIC_ROWS = 3_000
+DATASETS_JSON = "datasets.json"  # the hidden datasets the learner's psi() and ks() run on
+TRAFFIC_JSON = "traffic.json"  # the live traffic: "quiet" (in distribution) and "shifted"
 Row = dict[str, float]
 
 
@@ -45,6 +55,16 @@ def _number(value: float) -> str:
 def write_reference(path: Path) -> None:
     """Write the shipped reference window (``data/reference.csv``)."""
     path.write_text(csv_text(applications(REFERENCE_SEED, REFERENCE_ROWS)), encoding="utf-8")
+
+
+def write_grader_files(folder: Path, lab: Lab, run_id: str) -> None:
+    """The hidden datasets and the live traffic, for the workspace's ``/grader``."""
+    (folder / DATASETS_JSON).write_text(json.dumps(hidden_datasets()))
+    traffic = {
+        "quiet": list(applications(8002, TRAFFIC_ROWS)),
+        "shifted": list(applications(8003, TRAFFIC_ROWS, shifted=True)),
+    }
+    (folder / TRAFFIC_JSON).write_text(json.dumps(traffic))
 
 
 if __name__ == "__main__":

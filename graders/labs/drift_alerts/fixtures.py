@@ -9,34 +9,26 @@ from a sandbox workspace on the same network.
 
 from __future__ import annotations
 
-import json
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import docker
-import docker.errors
 import pytest
 import yaml
 from docker.models.containers import Container
 
 from graders.containers.images import BuildResult, build_submission
-from graders.containers.running import (
-    ContainerSpec,
-    Limits,
-    start_container,
-    tail_logs,
-    wait_while_running,
-)
-from graders.containers.workspace import GRADER, Workspace, stage_readable, submission_workspace
+from graders.containers.running import ContainerSpec, Limits
+from graders.containers.services import running_service
+from graders.containers.workspace import GRADER, Workspace, WorkspaceOptions, stage_readable
 from graders.errors import LearnerFailure
 from graders.fixtures.prometheus import CONFIG, PrometheusServer, promtool, running_prometheus
-from graders.labs.drift_alerts.data import applications
+from graders.fixtures.scenario import OpenLabWorkspace, temporary_folder
+from graders.labs.drift_alerts.data import TRAFFIC_JSON
+from graders.labs.drift_alerts.probe import Health, LiveSeen
 from graders.labs.drift_alerts.promtool import load_rules, with_for_shortened
-from graders.labs.drift_alerts.statistics import hidden_datasets
 
 SERVICE, PORT, JOB = "model", 8000, "drift-service"
 SERVICE_URL = f"http://{SERVICE}:{PORT}"
@@ -46,7 +38,7 @@ SHORT_FOR = "5s"  # every alert's `for` in the live run
 QUIET_SECONDS = 10  # in-distribution traffic during which FeatureDrift must not fire
 BOUND_SECONDS = 30  # shifted traffic until FeatureDrift must be firing
 START_TIMEOUT = 30.0
-PROBE = Path(__file__).with_name("probe.py")
+WORKSPACE = WorkspaceOptions(env={"HOME": "/tmp"})
 SCRAPE_CONFIG = {
     "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
     "rule_files": [f"{CONFIG}/rules.yml"],
@@ -58,46 +50,15 @@ SCRAPE_CONFIG = {
 class LiveRun:
     """What the end-to-end run saw, and the Prometheus that saw it (still running)."""
 
-    seen: dict[str, Any]
+    seen: LiveSeen
     prometheus: PrometheusServer
     rules_problem: str  # why the learner's rules were not loaded ("" when they were)
 
 
 @pytest.fixture(scope="session")
-def grader_files(run_id: str) -> Iterator[Path]:
-    """The probe, the hidden datasets and the traffic, mounted at /grader."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-grader-") as temporary:
-        folder = Path(temporary) / "grader"
-        folder.mkdir()
-        shutil.copy(PROBE, folder / "probe.py")
-        (folder / "datasets.json").write_text(json.dumps(hidden_datasets()))
-        traffic = {
-            "quiet": list(applications(8002, 3_000)),
-            "shifted": list(applications(8003, 3_000, shifted=True)),
-        }
-        (folder / "traffic.json").write_text(json.dumps(traffic))
-        yield stage_readable(folder, Path(temporary) / "mounted")
-
-
-@pytest.fixture(scope="session")
-def workspace(
-    docker_client: docker.DockerClient,
-    sandbox_image: str,
-    submission_dir: Path,
-    grader_files: Path,
-    internal_network: str,
-    run_id: str,
-) -> Iterator[Workspace]:
+def workspace(open_lab_workspace: OpenLabWorkspace, internal_network: str) -> Iterator[Workspace]:
     """The sandbox on the service's network, the learner's folder read-only at /submission."""
-    with submission_workspace(
-        docker_client,
-        sandbox_image,
-        submission=submission_dir,
-        grader_files=grader_files,
-        run_id=run_id,
-        env={"HOME": "/tmp"},
-        network=internal_network,
-    ) as opened:
+    with open_lab_workspace(WORKSPACE, network=internal_network) as opened:
         yield opened
 
 
@@ -105,9 +66,9 @@ def workspace(
 def monitoring_copy(submission_dir: Path, run_id: str) -> Iterator[Path]:
     """A world-readable copy of the learner's ``monitoring/`` folder (empty when there is none),
     for promtool to read."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-monitoring-") as temporary:
+    with temporary_folder(run_id, "monitoring") as temporary:
         source = submission_dir / "monitoring"
-        target = Path(temporary) / "monitoring"
+        target = temporary / "monitoring"
         if source.is_dir():
             yield stage_readable(source, target)
         else:
@@ -151,25 +112,22 @@ def scoring_service(
         aliases=(SERVICE,),
         drop_capabilities=True,
     )
+
+    def healthy(_: Container) -> bool:
+        answer: Health = workspace.probe("health", SERVICE_URL)
+        return answer["status"] == 200
+
     progress("starting your service")
-    container = start_container(docker_client, spec)
-    try:
-        healthy = wait_while_running(
-            container,
-            lambda: workspace.probe(f"{GRADER}/probe.py", "health", SERVICE_URL)["status"] == 200,
-            START_TIMEOUT,
-        )
-        if healthy is None:
-            raise LearnerFailure(
-                f"the service did not answer GET /health with 200 on port {PORT} within "
-                f"{START_TIMEOUT:.0f} s ({container.status}):\n{tail_logs(container, 15)}"
-            )
-        yield container
-    finally:
-        try:
-            container.remove(force=True)
-        except docker.errors.APIError:
-            pass
+    with running_service(
+        docker_client,
+        spec,
+        ready=healthy,
+        timeout=START_TIMEOUT,
+        blame=LearnerFailure,
+        what="the service",
+        until=f"answer GET /health with 200 on port {PORT}",
+    ) as service:
+        yield service.container
 
 
 def rules_for_live_run(
@@ -210,8 +168,7 @@ def live_run(
     progress: Callable[[str], None],
 ) -> Iterator[LiveRun]:
     """Prometheus scraping the service with the learner's rules, after the end-to-end traffic."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-prometheus-") as temporary:
-        folder = Path(temporary)
+    with temporary_folder(run_id, "prometheus") as folder:
         problem = rules_for_live_run(
             docker_client, prometheus_image, submission_dir, run_id, folder
         )
@@ -225,12 +182,11 @@ def live_run(
             alias="prometheus", config_dir=folder,
         ) as prometheus:  # fmt: skip
             progress("sending in-distribution, then shifted traffic")
-            seen = workspace.probe(
-                f"{GRADER}/probe.py",
+            seen: LiveSeen = workspace.probe(
                 "live",
                 SERVICE_URL,
                 prometheus.url,
-                f"{GRADER}/traffic.json",
+                f"{GRADER}/{TRAFFIC_JSON}",
                 str(QUIET_SECONDS),
                 str(BOUND_SECONDS),
                 timeout=QUIET_SECONDS + BOUND_SECONDS + 120,

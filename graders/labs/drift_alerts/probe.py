@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from typing import Any
+from typing import Any, TypedDict
 
 ROWS_PER_REQUEST = 10
 PACE = 0.1  # seconds between requests
@@ -26,22 +23,65 @@ MALFORMED_EVERY = 20  # one request in this many carries a broken row
 ALERT = "FeatureDrift"
 
 
+class Statistics(TypedDict, total=False):
+    """What ``statistics`` returns: why the module does not import, or by dataset each
+    function's result (a number, or the error it raised as text)."""
+
+    import_error: str
+    results: dict[str, dict[str, float | str]]
+
+
+class Health(TypedDict):
+    """What ``health`` returns: GET /health's status (0: no answer)."""
+
+    status: int
+
+
+class MetricsPage(TypedDict):
+    """What ``metrics`` returns: GET /metrics's status and text, and unexpected answers."""
+
+    status: int
+    text: str
+    unexpected: list[str]
+
+
+class LiveSeen(TypedDict, total=False):
+    """What ``live`` returns (every key when Prometheus scraped the service)."""
+
+    ready: bool
+    target_up: bool
+    alerts_loaded: list[str]
+    quiet_states: list[str]  # FeatureDrift's states during in-distribution traffic
+    fired_after: float | None  # seconds of shifted traffic until it fired
+    shift_states: list[str]
+    psi_at_end: dict[str, str]  # feature_drift_psi by feature, at the end
+    requests: int
+    unexpected: list[str]
+
+
+class QueryAnswer(TypedDict):
+    """One answer of ``queries``: the query's status, error and number of series."""
+
+    status: str | None
+    error: str
+    series: int
+
+
 def call(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[int, str]:
-    """One HTTP request; (status, text), status 0 when nothing answered."""
+    """One HTTP request; (status, text), status 0 when no complete answer of at most 1 MB came
+    within ``timeout`` seconds in all (``probe_cli.exchange``)."""
+    from probe_cli import exchange  # staged beside this probe in the sandbox
+
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
+    headers = {"Content-Type": "application/json"} if data is not None else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.read(2_000_000).decode("utf-8", "replace")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(20_000).decode("utf-8", "replace")
+        status, content = exchange(method, url, data, headers, deadline=timeout)
     except (OSError, ValueError):
         return 0, ""
+    return status, content.decode("utf-8", "replace")
 
 
-def statistics(drift_py: str, datasets_json: str) -> dict[str, Any]:
+def statistics(drift_py: str, datasets_json: str) -> Statistics:
     """Import the learner's drift module by path and run psi() and ks() on every dataset."""
     spec = importlib.util.spec_from_file_location("learner_drift", drift_py)
     assert spec and spec.loader
@@ -49,7 +89,7 @@ def statistics(drift_py: str, datasets_json: str) -> dict[str, Any]:
     try:
         spec.loader.exec_module(module)
     except Exception as error:  # the learner's module: any failure is theirs to see
-        return {"import_error": f"{type(error).__name__}: {error}"}
+        return Statistics(import_error=f"{type(error).__name__}: {error}")
     results: dict[str, Any] = {}
     for name, data in json.load(open(datasets_json)).items():
         row: dict[str, Any] = {}
@@ -59,7 +99,7 @@ def statistics(drift_py: str, datasets_json: str) -> dict[str, Any]:
             except Exception as error:
                 row[function] = f"{type(error).__name__}: {error}"[:300]
         results[name] = row
-    return {"results": results}
+    return Statistics(results=results)
 
 
 class Traffic:
@@ -84,14 +124,19 @@ class Traffic:
             self.unexpected.append(f"a valid request got {status}: {text[:200]}")
 
 
-def metrics(url: str, traffic_json: str) -> dict[str, Any]:
+def health(url: str) -> Health:
+    """GET ``url``/health's status (0: no answer within 2 s)."""
+    return Health(status=call("GET", url + "/health", timeout=2)[0])
+
+
+def metrics(url: str, traffic_json: str) -> MetricsPage:
     """Ten requests (one malformed), then GET /metrics."""
     traffic = Traffic(url, json.load(open(traffic_json))["quiet"])
     traffic.sent = MALFORMED_EVERY - 10
     for _ in range(10):
         traffic.send()
     status, text = call("GET", url + "/metrics")
-    return {"status": status, "text": text, "unexpected": traffic.unexpected[:5]}
+    return MetricsPage(status=status, text=text, unexpected=traffic.unexpected[:5])
 
 
 def query(prometheus: str, expr: str) -> dict[str, Any]:
@@ -130,13 +175,11 @@ def wait_for(check: Any, seconds: float) -> bool:
     return False
 
 
-def live(url: str, prometheus: str, traffic_json: str, quiet: str, bound: str) -> dict[str, Any]:
+def live(url: str, prometheus: str, traffic_json: str, quiet: str, bound: str) -> LiveSeen:
     """In-distribution traffic for ``quiet`` s (watching FeatureDrift), then shifted traffic until
     FeatureDrift fires or ``bound`` s pass."""
     rows = json.load(open(traffic_json))
-    out: dict[str, Any] = {
-        "ready": wait_for(lambda: call("GET", prometheus + "/-/ready")[0] == 200, 30)
-    }
+    out = LiveSeen(ready=wait_for(lambda: call("GET", prometheus + "/-/ready")[0] == 200, 30))
 
     def target_up() -> bool:
         return any(
@@ -145,8 +188,8 @@ def live(url: str, prometheus: str, traffic_json: str, quiet: str, bound: str) -
 
     out["target_up"] = out["ready"] and wait_for(target_up, 10)
     if not out["target_up"]:  # nothing to watch: the traffic would prove nothing
-        nothing: dict[str, Any] = {"quiet_states": [], "fired_after": None, "shift_states": []}
-        return {**out, **nothing, "alerts_loaded": [], "psi_at_end": {}, "requests": 0}
+        nothing = LiveSeen(quiet_states=[], fired_after=None, shift_states=[])
+        return LiveSeen(**out, **nothing, alerts_loaded=[], psi_at_end={}, requests=0)
     _, text = call("GET", prometheus + "/api/v1/rules")
     try:
         groups = json.loads(text)["data"]["groups"]
@@ -191,31 +234,28 @@ def phase(
     return seen
 
 
-def queries(prometheus: str, exprs_json: str) -> list[dict[str, Any]]:
+def queries(prometheus: str, exprs_json: str) -> list[QueryAnswer]:
     """Each query's status, error and number of series."""
     answers = []
     for expr in json.loads(exprs_json):
         answer = query(prometheus, expr)
         answers.append(
-            {"status": answer["status"], "error": answer["error"], "series": len(answer["result"])}
+            QueryAnswer(
+                status=answer["status"], error=answer["error"], series=len(answer["result"])
+            )
         )
     return answers
 
 
-def main() -> None:
-    command, args = sys.argv[1], sys.argv[2:]
-    if command == "statistics":
-        result: Any = statistics(*args)
-    elif command == "health":
-        result = {"status": call("GET", args[0] + "/health", timeout=2)[0]}
-    elif command == "metrics":
-        result = metrics(*args)
-    elif command == "live":
-        result = live(*args)
-    else:
-        result = queries(*args)
-    print(json.dumps(result))
-
-
 if __name__ == "__main__":
-    main()
+    from probe_cli import serve
+
+    serve(
+        {
+            "statistics": statistics,
+            "health": health,
+            "metrics": metrics,
+            "live": live,
+            "queries": queries,
+        }
+    )

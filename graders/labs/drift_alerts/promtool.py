@@ -212,3 +212,19 @@ def run_script(files: list[str], folder: str) -> str:
 def results(output: str) -> dict[str, tuple[int, str]]:
     """Each file's exit status and output, read from ``run_script``'s markers."""
     return {name: (int(code), text.strip()) for name, text, code in _SECTION.findall(output)}
+
+
+def tested_alerts(path: Path) -> set[str]:
+    """The alert names the learner's own test file has ``alert_rule_test`` cases for."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace")[:1_000_000])
+    except (OSError, yaml.YAMLError):
+        return set()
+    tests = data.get("tests") if isinstance(data, dict) else None
+    return {
+        str(case.get("alertname"))
+        for test in tests or []
+        if isinstance(test, dict)
+        for case in test.get("alert_rule_test") or []
+        if isinstance(case, dict)
+    }

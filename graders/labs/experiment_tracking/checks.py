@@ -7,11 +7,17 @@ started (see ``experiment_tracking_fixtures``); every check reads what the serve
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graders.catalogue import Lab
 from graders.checks import check
-from graders.labs.experiment_tracking.fixtures import COMMANDS, EXPERIMENT, GRADER, Sweep
+from graders.containers.workspace import GRADER
+from graders.labs.experiment_tracking.data import VALID_CSV
+from graders.labs.experiment_tracking.fixtures import COMMANDS, EXPERIMENT, Sweep
+from graders.labs.experiment_tracking.runs import each_run, grid_point
+
+if TYPE_CHECKING:  # the probe imports MLflow, which only the sandbox has
+    from graders.labs.experiment_tracking.probe import Run
 
 RUNS = ["test_experiment_has_five_finished_runs"]
 MIN_RUNS = 5
@@ -31,20 +37,6 @@ FEATURES = {
     "internet_service",
 }
 TOLERANCE = 1e-6
-
-
-def grid_point(run: dict[str, Any]) -> tuple[int, int] | None:
-    """The (n_estimators, max_depth) a run logged, or None when they are not numbers."""
-    try:
-        return int(float(run["params"]["n_estimators"])), int(float(run["params"]["max_depth"]))
-    except (KeyError, ValueError):
-        return None
-
-
-def each_run(sweep: Sweep, problem: Any) -> list[str]:
-    """``problem(run)`` of every finished run, as 'run <id>: <problem>' lines (None: no problem)."""
-    found = [(run["run_id"], problem(run)) for run in sweep.finished]
-    return [f"run {run_id[:8]}: {said}" for run_id, said in found if said]
 
 
 @check(
@@ -77,7 +69,7 @@ def test_experiment_has_five_finished_runs(sweep: Sweep, record_property: Any) -
 def test_runs_have_grid_params_and_validation_metrics(sweep: Sweep) -> None:
     """Each run has the grid's params and the validation metrics"""
 
-    def missing(run: dict[str, Any]) -> str | None:
+    def missing(run: Run) -> str | None:
         absent = [p for p in PARAMS if p not in run["params"]]
         absent += [m for m in METRICS if m not in run["metrics"]]
         return f"no {', '.join(absent)}" if absent else None
@@ -99,7 +91,7 @@ def test_runs_tagged_with_training_data_hash(sweep: Sweep, lab: Lab) -> None:
     """Each run is tagged with the hash of the training data it used"""
     expected = hashlib.sha256((lab.starter / "data" / "train.csv").read_bytes()).hexdigest()
 
-    def wrong(run: dict[str, Any]) -> str | None:
+    def wrong(run: Run) -> str | None:
         tag = run["tags"].get(TAG)
         if tag is None:
             return f"no tag {TAG}"
@@ -119,7 +111,7 @@ def test_runs_tagged_with_training_data_hash(sweep: Sweep, lab: Lab) -> None:
 def test_runs_logged_model_with_signature_and_input_example(sweep: Sweep) -> None:
     """Each run logged a model with a signature of the data's columns and an input example"""
 
-    def wrong(run: dict[str, Any]) -> str | None:
+    def wrong(run: Run) -> str | None:
         ready = [model for model in run["models"] if model["ready"]]
         if not ready:
             return "no logged model (status READY)"
@@ -173,7 +165,10 @@ def test_best_model_reproduces_its_metric(sweep: Sweep, record_property: Any) ->
     assert ready, f"the best run {best['run_id'][:8]} logged no model"
     model_id = ready[-1]["model_id"]
     scored_model = sweep.probe(
-        "score", model_id, f"{GRADER}/valid.csv", failure=f"the best model {model_id} fails to load"
+        "score",
+        model_id,
+        f"{GRADER}/{VALID_CSV}",
+        failure=f"the best model {model_id} fails to load",
     )
     measured = scored_model["accuracy"]
     logged = best["metrics"][METRIC]

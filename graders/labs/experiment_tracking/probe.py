@@ -10,9 +10,7 @@ learner's artifacts, which is why it happens here.
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any
+from typing import Any, TypedDict
 
 import mlflow
 import pandas as pd
@@ -20,11 +18,51 @@ import pandas as pd
 LABEL, ID = "churned", "customer_id"
 
 
-def logged_model(model: Any) -> dict[str, Any]:
+class LoggedModel(TypedDict):
+    """A model a run logged: its status, signature inputs and whether it saved an example."""
+
+    model_id: str
+    status: str
+    ready: bool
+    inputs: list[str] | None
+    input_example: bool
+
+
+class Run(TypedDict):
+    """A run of the experiment and the models it logged."""
+
+    run_id: str
+    status: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    models: list[LoggedModel]
+
+
+class Runs(TypedDict):
+    """What ``runs`` returns: whether the experiment exists, and its runs."""
+
+    experiment: bool
+    runs: list[Run]
+
+
+class Score(TypedDict):
+    """What ``score`` returns: the model's accuracy on the labelled CSV, and its row count."""
+
+    accuracy: float
+    rows: int
+
+
+def logged_model(model: Any) -> LoggedModel:
     """A logged model's status, signature inputs and whether it saved an input example."""
-    facts: dict[str, Any] = {"model_id": model.model_id, "status": str(model.status)}
-    facts["ready"] = facts["status"].endswith("READY")
-    facts["inputs"], facts["input_example"] = None, False
+    status = str(model.status)
+    facts = LoggedModel(
+        model_id=model.model_id,
+        status=status,
+        ready=status.endswith("READY"),
+        inputs=None,
+        input_example=False,
+    )
     if facts["ready"]:
         info = mlflow.models.get_model_info(f"models:/{model.model_id}")
         if info.signature is not None and info.signature.inputs is not None:
@@ -33,48 +71,39 @@ def logged_model(model: Any) -> dict[str, Any]:
     return facts
 
 
-def runs(experiment: str) -> dict[str, Any]:
+def runs(experiment: str) -> Runs:
     """Every run of ``experiment`` (status, params, metrics, tags) and the models it logged."""
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
-        return {"experiment": False, "runs": []}
+        return Runs(experiment=False, runs=[])
     ids = [found.experiment_id]
-    models: dict[str, list[dict[str, Any]]] = {}
+    models: dict[str, list[LoggedModel]] = {}
     for model in mlflow.search_logged_models(experiment_ids=ids, output_format="list"):
         models.setdefault(model.source_run_id, []).append(logged_model(model))
     listed = [
-        {
-            "run_id": run.info.run_id,
-            "status": run.info.status,
-            "params": run.data.params,
-            "metrics": run.data.metrics,
-            "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
-            "models": models.get(run.info.run_id, []),
-        }
+        Run(
+            run_id=run.info.run_id,
+            status=run.info.status,
+            params=run.data.params,
+            metrics=run.data.metrics,
+            tags={k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+            models=models.get(run.info.run_id, []),
+        )
         for run in mlflow.search_runs(experiment_ids=ids, output_format="list", max_results=1000)
     ]
-    return {"experiment": True, "runs": listed}
+    return Runs(experiment=True, runs=listed)
 
 
-def score(model_id: str, csv: str) -> dict[str, Any]:
+def score(model_id: str, csv: str) -> Score:
     """Load the model with pyfunc and score its predictions on a labelled CSV."""
     frame = pd.read_csv(csv)
     model = mlflow.pyfunc.load_model(f"models:/{model_id}")
     predicted = pd.Series(model.predict(frame.drop(columns=[ID, LABEL]))).to_numpy().ravel()
     accuracy = float((predicted.astype(int) == frame[LABEL].to_numpy()).mean())
-    return {"accuracy": accuracy, "rows": len(frame)}
-
-
-def main(argv: list[str]) -> None:
-    """Dispatch one command and print its JSON."""
-    if argv[0] == "runs":
-        result = runs(argv[1])
-    elif argv[0] == "score":
-        result = score(argv[1], argv[2])
-    else:
-        raise SystemExit(f"unknown command {argv[0]!r}")
-    print(json.dumps(result))
+    return Score(accuracy=accuracy, rows=len(frame))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from probe_cli import serve
+
+    serve({"runs": runs, "score": score})

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from graders.checks import check
+from graders.containers.http_exchange import exchange
 from graders.containers.running import is_running
 from graders.labs.ha_inference_on_kind import policy
 from graders.labs.ha_inference_on_kind.fixtures import (
@@ -25,15 +24,11 @@ from graders.labs.ha_inference_on_kind.fixtures import (
 )
 from graders.labs.ha_inference_on_kind.live import LiveRun
 from graders.labs.ha_inference_on_kind.manifests import Manifests
+from graders.labs.ha_inference_on_kind.policy import no_problems
 
 HEALTHY = ["test_answers_its_probes_and_serves_when_run_as_declared"]
 ROLLED_OUT = ["test_rollout_completes_in_a_fresh_namespace"]
 MAX_ERROR_RATE = 0.01
-
-
-def no_problems(problems: list[str]) -> None:
-    """Fail with every problem, one a line."""
-    assert not problems, "\n".join(problems)
 
 
 @check(
@@ -151,7 +146,7 @@ def test_answers_its_probes_and_serves_when_run_as_declared(
         f"the probes' endpoints did not both answer 200 within {declared_run.deadline:.0f} s "
         f"(the liveness probe's allowance), run as declared:\n{logs(declared_run)}"
     )
-    answer = requests.post(declared_run.predict_url, json={"instances": [INSTANCE]}, timeout=10)
+    answer = exchange("POST", declared_run.predict_url, json_body={"instances": [INSTANCE]})
     assert answer.status_code == 200, (
         f"POST /predict answered {answer.status_code} once ready: {answer.text[:300]}"
     )

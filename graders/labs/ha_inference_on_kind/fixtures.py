@@ -10,7 +10,6 @@ endpoints are then called on the declared ports, and SIGTERM must stop it within
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,24 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import docker.errors
 import pytest
 import requests
 from docker.models.containers import Container
 from docker.models.networks import Network
 
+from graders.containers.http_exchange import ExchangeFailed, exchange
 from graders.containers.images import BuildResult, build_submission
 from graders.containers.inspect import configured_user
-from graders.containers.running import (
-    ContainerSpec,
-    Limits,
-    host_port,
-    start_container,
-    tail_logs,
-    wait_while_running,
-)
+from graders.containers.running import ContainerSpec, Limits, host_port, tail_logs
+from graders.containers.services import NotReady, running_service, wait_until
 from graders.containers.workspace import leaving_out, stage_readable
 from graders.errors import LearnerFailure
+from graders.fixtures.scenario import temporary_folder
 from graders.labs.ha_inference_on_kind.manifests import Manifests, dig, render
 
 DEFAULT_GRACE = 30  # seconds, Kubernetes' default terminationGracePeriodSeconds
@@ -59,10 +53,11 @@ class DeclaredRun:
     grace: int
 
     def get(self, probe: str) -> int:
-        """The status of a GET on ``probe``'s endpoint (0 when nothing answers)."""
+        """The status of a GET on ``probe``'s endpoint (0 when no complete answer of at most
+        1 MB comes within 2 s)."""
         try:
-            return requests.get(self.urls[probe], timeout=2).status_code
-        except requests.RequestException:
+            return exchange("GET", self.urls[probe], deadline=2).status_code
+        except ExchangeFailed:
             return 0
 
 
@@ -157,8 +152,8 @@ def probe_port(manifests: Manifests, probe: str) -> int | None:
 @pytest.fixture(scope="session")
 def staged_submission(submission_dir: Path, run_id: str) -> Iterator[Path]:
     """A world-readable copy of the submission (for the sandbox to read and to build)."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-") as temporary:
-        yield stage_readable(submission_dir, Path(temporary) / "submission", leaving_out(".git"))
+    with temporary_folder(run_id, "submission") as temporary:
+        yield stage_readable(submission_dir, temporary / "submission", leaving_out(".git"))
 
 
 @pytest.fixture(scope="session")
@@ -198,8 +193,16 @@ def declared_run(
     spec = run_spec(rendered_manifests, inference_build.tag, image_user, run_id)
     spec.network = docker_network.name
     progress("starting your image as the manifest declares")
-    container = start_container(docker_client, spec)
-    try:
+    # started is enough here: check 9 waits for the probes' endpoints and judges them itself
+    with running_service(
+        docker_client,
+        spec,
+        ready=lambda _: True,
+        timeout=0,
+        blame=LearnerFailure,
+        what="your image run as declared",
+    ) as service:
+        container = service.container
         urls = {}
         for probe in ("readinessProbe", "livenessProbe"):
             port = probe_port(rendered_manifests, probe)
@@ -220,22 +223,20 @@ def declared_run(
             float(min(max(deadline, 10), 120)),
             int(grace if grace is not None else DEFAULT_GRACE),
         )
-    finally:
-        try:
-            container.remove(force=True)
-        except docker.errors.APIError:
-            pass
 
 
 def healthy_within(run: DeclaredRun) -> float | None:
     """Seconds until both probes' endpoints answer 200 (None: not within the liveness deadline,
     or the container stopped)."""
-    return wait_while_running(
-        run.container,
-        lambda: all(run.get(probe) == 200 for probe in run.urls),
-        run.deadline,
-        pause=0.25,
-    )
+    try:
+        return wait_until(
+            lambda: all(run.get(probe) == 200 for probe in run.urls),
+            timeout=run.deadline,
+            pause=0.25,
+            while_running=run.container,
+        )
+    except NotReady:
+        return None
 
 
 def stops_on_sigterm(run: DeclaredRun) -> float | None:

@@ -203,3 +203,8 @@ def service_routes_to_pods(manifests: Manifests) -> list[str]:
         if not port_is_declared(target, container):
             problems.append(f"the Service targetPort {target!r} is not a container port")
     return problems
+
+
+def no_problems(problems: list[str]) -> None:
+    """Fail with every problem, one a line."""
+    assert not problems, "\n".join(problems)

@@ -12,32 +12,58 @@ A failure is any answer other than 200, a connection error or a time-out. Prints
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 
 # the first row of scikit-learn's load_breast_cancer(): a valid /predict instance
 INSTANCE = [17.99, 10.38, 122.8, 1001.0, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871,
             1.095, 0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003,
             0.006193, 25.38, 17.33, 184.6, 2019.0, 0.1622, 0.6656, 0.7119, 0.2654, 0.4601,
             0.1189]  # fmt: skip
-TIMEOUT = 5.0  # seconds for one request
+TIMEOUT = 5.0  # seconds for one request, all of it
+MAX_ANSWER_BYTES = 1_000_000
 EXAMPLES = 5
 
 
 def post(url: str, body: bytes) -> str:
-    """One POST; "" when it answered 200, otherwise what went wrong."""
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    """One POST; "" when it answered 200, otherwise what went wrong. The whole exchange has
+    TIMEOUT seconds (a watchdog cuts a trickled answer short) and at most MAX_ANSWER_BYTES."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=TIMEOUT)
+    watchdog = threading.Timer(TIMEOUT, _cut, [connection])
+    watchdog.start()
+    ends = time.monotonic() + TIMEOUT
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
-            answer.read()
-            return "" if answer.status == 200 else f"HTTP {answer.status}"
-    except urllib.error.HTTPError as error:
-        return f"HTTP {error.code}"
+        connection.request("POST", parts.path or "/", body, {"Content-Type": "application/json"})
+        answer, read = connection.getresponse(), 0
+        while chunk := answer.read1(65536):
+            read += len(chunk)
+            if read > MAX_ANSWER_BYTES:
+                return f"answered more than {MAX_ANSWER_BYTES} bytes"
+        if answer.length or time.monotonic() >= ends:
+            return f"no complete answer within {TIMEOUT:g} s"
+        return "" if answer.status == 200 else f"HTTP {answer.status}"
     except Exception as error:  # refused, reset, DNS, time-out: all are failed requests
+        if time.monotonic() >= ends:
+            return f"no complete answer within {TIMEOUT:g} s"
         return f"{type(error).__name__}: {error}"
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """Shut the connection's socket down: a blocked read returns at once."""
+    try:
+        if connection.sock is not None:
+            connection.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def main() -> None:

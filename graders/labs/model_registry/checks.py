@@ -8,81 +8,20 @@ and the registry itself.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 from graders.checks import check
 from graders.containers.workspace import Workspace
 from graders.errors import LearnerFailure
+from graders.labs.model_registry.audit import PROMOTIONS, audit_events, expected_events, timestamp
 from graders.labs.model_registry.fixtures import SERVICE, RegistryServer
-from graders.labs.model_registry.scenario import Concurrent, Scenario, Step, probe
+from graders.labs.model_registry.probe import Health, RegisteredModel, Seed, Seeded
+from graders.labs.model_registry.scenario import Concurrent, Scenario, moved_to, probe, served
 
 SERVES = ("test_server_builds_and_answers_by_its_service_name",)
 REGISTERS = (*SERVES, "test_register_creates_a_version_with_every_lineage_tag")
-PROMOTIONS = ("promote-baseline", "promote-worse", "promote-unapproved", "promote-better")
 CLOCK_SLACK = 5.0
-
-
-def served(scenario: Scenario, key: str) -> dict[str, Any]:
-    """What ``python serve.py`` printed (its last line, JSON) after the step ``key``."""
-    result = scenario.served[key]
-    lines = result.stdout.strip().splitlines()
-    if not result.ok or not lines:
-        tail = (result.stdout + result.stderr).strip()[-800:]
-        raise LearnerFailure(f"python serve.py failed (exit {result.exit_code}):\n{tail}")
-    try:
-        return dict(json.loads(lines[-1]))
-    except (ValueError, TypeError):
-        raise LearnerFailure(
-            f"python serve.py did not print JSON last: {lines[-1][:200]}"
-        ) from None
-
-
-def moved_to(step: Step, version: str | None) -> None:
-    """The step ran and left the champion on ``version``."""
-    assert step.result.ok, f"`{step.what}` failed (exit {step.result.exit_code}):\n{step.output()}"
-    assert step.after == version, (
-        f"after `{step.what}` of version {step.version}, champion is {step.after!r}"
-    )
-
-
-def audit_events(step: Step) -> list[dict[str, Any]]:
-    """The events ``python -m registry audit`` printed: JSON lines (or one JSON array)."""
-    text = step.result.stdout.strip()
-    if not step.result.ok:
-        raise LearnerFailure(f"`python -m registry audit` failed:\n{step.output()}")
-    try:
-        if text.startswith("["):
-            return list(json.loads(text))
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    except ValueError:
-        raise LearnerFailure(f"the audit is not JSON lines:\n{step.output()}") from None
-
-
-def expected_events(scenario: Scenario) -> list[tuple[str, Step, str | None, str | None]]:
-    """(action, step, from, to) for what the grader saw: every move and every refusal."""
-    found = []
-    for key in (*PROMOTIONS, "rollback"):
-        step = scenario.steps[key]
-        if step.moved:
-            found.append(
-                ("rollback" if key == "rollback" else "promote", step, step.before, step.after)
-            )
-        elif not step.result.ok and key != "rollback":
-            found.append(("refuse", step, step.before, step.version))
-    return found
-
-
-def timestamp(value: Any) -> float | None:
-    """Seconds since the epoch of an ISO 8601 time (None when it is not one)."""
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.timestamp() if moment.tzinfo else None
 
 
 @check(
@@ -97,7 +36,7 @@ def test_server_builds_and_answers_by_its_service_name(
     """The server image builds and becomes healthy; it answers API calls made through its
     service name"""
     # registry_server fails this check with the build log when the image does not build
-    answer = probe(workspace, "health")
+    answer: Health = probe(workspace, "health")
     assert answer["api"] == 200, (
         f"GET http://{SERVICE}:5000/api/2.0/mlflow/registered-models/search answered "
         f"{answer['api']}: {str(answer['body'])[:300]}"
@@ -121,13 +60,13 @@ def test_registry_data_survives_a_new_container(
 ) -> None:
     """Registry data survives a container restart (persistence on the volume)"""
     token = uuid.uuid4().hex[:8]
-    seeded = probe(workspace, "seed", token)
+    seeded: Seed = probe(workspace, "seed", token)
     assert seeded["version_status"] == 200, (
         f"the registry refused to create a model version (HTTP {seeded['version_status']})"
     )
     progress("replacing your registry container (same image, same volume)")
     registry_server.replace(workspace)
-    kept = probe(workspace, "seeded", token, seeded["run_id"])
+    kept: Seeded = probe(workspace, "seeded", token, seeded["run_id"])
     lost = [what for what in ("run", "metric", "version", "artifact") if not kept.get(what)]
     assert not lost, (
         "after the container was replaced by a new one on the same /data volume, the registry "
@@ -146,10 +85,10 @@ def test_register_creates_a_version_with_every_lineage_tag(
     scenario: Scenario, workspace: Workspace
 ) -> None:
     """`register` creates a new version with every lineage tag"""
-    state = probe(workspace, "model", scenario.name)
+    state: RegisteredModel = probe(workspace, "model", scenario.name)
     for key, lineage in scenario.models["lineage"].items():
         version = scenario.steps[key].version
-        tags = state["versions"].get(version, {})
+        tags = state["versions"].get(version, {}) if version else {}
         wrong = {k: tags.get(k) for k, v in lineage.items() if tags.get(k) != v}
         assert not wrong, (
             f"version {version} ({key}) lacks lineage tags or has the wrong values: {wrong} "

@@ -9,10 +9,9 @@ is in ``model_registry_scenario``.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,96 +22,80 @@ from docker.models.containers import Container
 
 from graders.containers.cleanup import run_labels
 from graders.containers.images import BuildResult, build_submission
-from graders.containers.running import (
-    ContainerSpec,
-    Limits,
-    is_running,
-    start_container,
-    tail_logs,
-    wait_while_running,
-)
+from graders.containers.running import ContainerSpec, Limits
+from graders.containers.services import running_service
 from graders.containers.workspace import (
-    GRADER,
+    MLFLOW_CLIENT_ENV,
     SUBMISSION,
     WORK,
     Workspace,
+    WorkspaceOptions,
     leaving_out,
-    stage_readable,
-    submission_workspace,
 )
 from graders.errors import LearnerFailure
-from graders.labs._shared.churn import write_csv
+from graders.fixtures.scenario import OpenLabWorkspace
+from graders.labs.model_registry.probe import Health
 
 SERVICE = "registry"
 PORT = 5000
 PROJECT = f"{WORK}/project"
 MODELS = f"{WORK}/models"
-PROBE = Path(__file__).with_name("probe.py")
 START_TIMEOUT = 150.0
 SERVER_LIMITS = Limits(cpus=1.0, memory="1536m", pids=512)
-TOOL_ENV = {
-    "HOME": "/tmp",
-    "MLFLOW_TRACKING_URI": f"http://{SERVICE}:{PORT}",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "GIT_PYTHON_REFRESH": "quiet",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
+WORKSPACE = WorkspaceOptions(
+    env={
+        **MLFLOW_CLIENT_ENV,
+        "MLFLOW_TRACKING_URI": f"http://{SERVICE}:{PORT}",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    },
+    leave_out=leaving_out(".git", "mlruns"),
+    setup=f"cp -a {SUBMISSION} {PROJECT}",
+)
 
 
 @dataclass
 class RegistryServer:
-    """The learner's server container; ``replace`` starts a new one on the same volume."""
+    """The learner's server container; ``replace`` starts a new one on the same volume, and
+    ``stop`` removes the current one."""
 
     client: docker.DockerClient
     spec: ContainerSpec
     container: Container | None = None
     seconds_to_ready: float | None = None
+    running: ExitStack = field(default_factory=ExitStack)
 
     def start(self, workspace: Workspace) -> None:
-        """Start a container and wait until it answers /health through its service name."""
-        container = self.container = start_container(self.client, self.spec)
-        self.seconds_to_ready = wait_while_running(
-            container,
-            lambda: workspace.probe(f"{GRADER}/probe.py", "health").get("health") == 200,
-            START_TIMEOUT,
-            pause=1,
-        )
-        if self.seconds_to_ready is not None:
-            return
-        if not is_running(container):
-            raise LearnerFailure(
-                f"the registry container stopped ({container.attrs['State']['Status']}, "
-                f"exit {container.attrs['State']['ExitCode']}):\n{self.logs()}"
+        """Start a container and wait until it answers /health through its service name (one
+        that exits or does not answer in time fails the check that asked)."""
+
+        def healthy(_: Container) -> bool:
+            answer: Health = workspace.probe("health")
+            return answer.get("health") == 200
+
+        service = self.running.enter_context(
+            running_service(
+                self.client,
+                self.spec,
+                ready=healthy,
+                timeout=START_TIMEOUT,
+                pause=1,
+                blame=LearnerFailure,
+                what="the registry",
+                until=f"answer http://{SERVICE}:{PORT}/health",
             )
-        raise LearnerFailure(
-            f"the registry did not answer http://{SERVICE}:{PORT}/health within "
-            f"{START_TIMEOUT:.0f} s:\n{self.logs()}"
         )
+        self.container, self.seconds_to_ready = service.container, service.seconds_to_ready
 
     def replace(self, workspace: Workspace) -> None:
         """Remove the container (not the volume) and start a new one from the same image."""
-        if self.container is not None:
-            self.container.remove(force=True)
+        self.stop()
         self.start(workspace)
 
-    def logs(self) -> str:
-        """The last lines the server wrote, indented."""
-        text = tail_logs(self.container, 15) if self.container else ""
-        return "\n".join("    " + line for line in text.strip().splitlines())
-
-
-@pytest.fixture(scope="session")
-def grader_files(run_id: str) -> Iterator[Path]:
-    """The probe and the data the grader trains its models on, mounted at /grader."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-grader-") as temporary:
-        folder = Path(temporary) / "grader"
-        folder.mkdir()
-        shutil.copy(PROBE, folder / "probe.py")
-        write_csv(folder / "train.csv", seed=7001, count=6_000)
-        write_csv(folder / "holdout.csv", seed=7002, count=3_000)
-        yield stage_readable(folder, Path(temporary) / "mounted")
+    def stop(self) -> None:
+        """Remove the current container, if any."""
+        self.running.close()
+        self.container = None
 
 
 @pytest.fixture(scope="session")
@@ -135,26 +118,9 @@ def registry_build(
 
 
 @pytest.fixture(scope="session")
-def workspace(
-    docker_client: docker.DockerClient,
-    sandbox_image: str,
-    submission_dir: Path,
-    grader_files: Path,
-    internal_network: str,
-    run_id: str,
-) -> Iterator[Workspace]:
+def workspace(open_lab_workspace: OpenLabWorkspace, internal_network: str) -> Iterator[Workspace]:
     """The sandbox on the registry's network, with a copy of the learner's project in it."""
-    with submission_workspace(
-        docker_client,
-        sandbox_image,
-        submission=submission_dir,
-        grader_files=grader_files,
-        run_id=run_id,
-        env=TOOL_ENV,
-        leave_out=leaving_out(".git", "mlruns"),
-        network=internal_network,
-        setup=f"cp -a {SUBMISSION} {PROJECT}",
-    ) as opened:
+    with open_lab_workspace(WORKSPACE, network=internal_network) as opened:
         yield opened
 
 
@@ -192,11 +158,7 @@ def registry_server(
         report_environment["registry_start_seconds"] = server.seconds_to_ready
         yield server
     finally:
-        if server.container is not None:
-            try:
-                server.container.remove(force=True)
-            except docker.errors.APIError:
-                pass
+        server.stop()
         try:
             volume.remove(force=True)
         except docker.errors.APIError:

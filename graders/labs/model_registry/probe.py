@@ -3,7 +3,7 @@
     python probe.py train DATA_DIR OUT_DIR       the grader's three models and their predictions
     python probe.py health                      /health and an API call through the service name
     python probe.py seed TOKEN                  a run, an artifact and a registered model to keep
-    python probe.py seeded TOKEN                what of them the registry still holds
+    python probe.py seeded TOKEN RUN_ID         what of them the registry still holds
     python probe.py approve NAME VERSION WHO    a reviewer's approval tag on a version
     python probe.py model NAME                  the champion alias and every version's tags
     python probe.py connections COUNT SECONDS   wait until COUNT connections to the registry wait
@@ -16,18 +16,63 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 API = os.environ.get("MLFLOW_TRACKING_URI", "http://registry:5000").rstrip("/") + "/api/2.0/mlflow"
 NUMERIC = ["tenure_months", "monthly_charges", "total_charges", "support_calls", "age"]
 CATEGORICAL = ["contract", "payment_method", "internet_service"]
 PORT_HEX = ":1388"  # 5000
+
+
+class Trained(TypedDict):
+    """What ``train`` returns: each model's holdout AUC and predictions on ``input.csv``."""
+
+    auc: dict[str, float]
+    predictions: dict[str, list[int]]
+
+
+class Health(TypedDict, total=False):
+    """What ``health`` returns: /health's status (None: no answer, then ``error``), and the
+    status and body of an API call."""
+
+    health: int | None
+    error: str
+    api: int
+    body: Any
+
+
+class Seed(TypedDict):
+    """What ``seed`` returns: the run it logged, and the status of registering its version."""
+
+    run_id: str
+    version_status: int
+
+
+class Seeded(TypedDict, total=False):
+    """What ``seeded`` returns: which of the seeded things the registry still holds."""
+
+    run: bool
+    metric: bool
+    version: bool
+    artifact: bool
+    artifact_error: str
+
+
+class RegisteredModel(TypedDict):
+    """What ``model`` returns: the champion's version, and every version's tags."""
+
+    champion: str | None
+    versions: dict[str, dict[str, str]]
+
+
+class Connections(TypedDict):
+    """What ``connections`` returns: the connections found, and after how long."""
+
+    found: int
+    seconds: float
 
 
 def call(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -38,21 +83,18 @@ def call(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[in
         url += "?" + urllib.parse.urlencode(body)
     elif body is not None:
         data = json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode()
-            status = response.status
-    except urllib.error.HTTPError as error:
-        text, status = error.read().decode(errors="replace"), error.code
+    from probe_cli import exchange  # staged beside this probe in the sandbox
+
+    headers = {"Content-Type": "application/json"}  # at most 1 MB, within 30 s in all
+    status, content = exchange(method, url, data, headers, deadline=30)
+    text = content.decode(errors="replace")
     try:
         return status, json.loads(text)
     except ValueError:
         return status, text[:300]
 
 
-def train(data: Path, out: Path) -> dict[str, Any]:
+def train(data: Path, out: Path) -> Trained:
     """Three models of different quality, their holdout AUCs, and predictions on an input CSV."""
     import joblib
     import pandas as pd
@@ -85,7 +127,7 @@ def train(data: Path, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     inputs = holdout[features].head(200)
     inputs.to_csv(out / "input.csv", index=False)
-    found: dict[str, Any] = {"auc": {}, "predictions": {}}
+    found = Trained(auc={}, predictions={})
     for name, model in models.items():
         model.fit(frame[features], frame["churned"])
         joblib.dump(model, out / f"{name}.joblib")
@@ -95,20 +137,19 @@ def train(data: Path, out: Path) -> dict[str, Any]:
     return found
 
 
-def health() -> dict[str, Any]:
+def health() -> Health:
     base = API.removesuffix("/api/2.0/mlflow")
-    try:
-        with urllib.request.urlopen(base + "/health", timeout=5) as response:
-            alive = response.status
-    except urllib.error.HTTPError as error:
-        alive = error.code
+    from probe_cli import exchange  # staged beside this probe in the sandbox
+
+    try:  # at most 1 MB, within 5 s in all
+        alive = exchange("GET", base + "/health", deadline=5)[0]
     except OSError as error:
-        return {"health": None, "error": str(error)}
+        return Health(health=None, error=str(error))
     status, body = call("GET", "/registered-models/search", {"max_results": 1})
-    return {"health": alive, "api": status, "body": body if status != 200 else ""}
+    return Health(health=alive, api=status, body=body if status != 200 else "")
 
 
-def seed(token: str) -> dict[str, Any]:
+def seed(token: str) -> Seed:
     import mlflow
 
     mlflow.set_experiment(f"persistence-{token}")
@@ -122,13 +163,13 @@ def seed(token: str) -> dict[str, Any]:
         "/model-versions/create",
         {"name": name, "source": run.info.artifact_uri + "/proof", "run_id": run.info.run_id},
     )
-    return {"run_id": run.info.run_id, "version_status": status}
+    return Seed(run_id=run.info.run_id, version_status=status)
 
 
-def seeded(token: str, run_id: str) -> dict[str, Any]:
+def seeded(token: str, run_id: str) -> Seeded:
     import mlflow
 
-    found: dict[str, Any] = {}
+    found = Seeded()
     status, body = call("GET", "/runs/get", {"run_id": run_id})
     found["run"] = status == 200
     found["metric"] = status == 200 and any(
@@ -158,7 +199,7 @@ def approve(name: str, version: str, who: str) -> dict[str, Any]:
     return {"approved": True}
 
 
-def model(name: str) -> dict[str, Any]:
+def model(name: str) -> RegisteredModel:
     status, body = call("GET", "/registered-models/alias", {"name": name, "alias": "champion"})
     champion = body["model_version"]["version"] if status == 200 else None
     status, body = call(
@@ -168,10 +209,10 @@ def model(name: str) -> dict[str, Any]:
         v["version"]: {t["key"]: t["value"] for t in v.get("tags", [])}
         for v in (body.get("model_versions", []) if status == 200 else [])
     }
-    return {"champion": champion, "versions": versions}
+    return RegisteredModel(champion=champion, versions=versions)
 
 
-def connections(count: int, seconds: float) -> dict[str, Any]:
+def connections(count: int, seconds: float) -> Connections:
     """Wait until ``count`` TCP connections to port 5000 are open from this sandbox."""
     started = time.monotonic()
     found = 0
@@ -190,29 +231,20 @@ def connections(count: int, seconds: float) -> dict[str, Any]:
         if found >= count:
             break
         time.sleep(0.05)
-    return {"found": found, "seconds": round(time.monotonic() - started, 2)}
-
-
-def main() -> None:
-    command, args = sys.argv[1], sys.argv[2:]
-    if command == "train":
-        result = train(Path(args[0]), Path(args[1]))
-    elif command == "health":
-        result = health()
-    elif command == "seed":
-        result = seed(args[0])
-    elif command == "seeded":
-        result = seeded(args[0], args[1])
-    elif command == "approve":
-        result = approve(*args)
-    elif command == "model":
-        result = model(args[0])
-    elif command == "connections":
-        result = connections(int(args[0]), float(args[1]))
-    else:
-        raise SystemExit(f"unknown command {command}")
-    print(json.dumps(result))
+    return Connections(found=found, seconds=round(time.monotonic() - started, 2))
 
 
 if __name__ == "__main__":
-    main()
+    from probe_cli import serve
+
+    serve(
+        {
+            "train": train,
+            "health": health,
+            "seed": seed,
+            "seeded": seeded,
+            "approve": approve,
+            "model": model,
+            "connections": connections,
+        }
+    )

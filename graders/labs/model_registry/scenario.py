@@ -8,6 +8,7 @@ the same moment, for real (see ``concurrent_registers``).
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
 import uuid
@@ -70,9 +71,10 @@ def new_model_name() -> str:
     return f"churn-{uuid.uuid4().hex[:6]}"
 
 
-def probe(workspace: Workspace, *args: str) -> Any:
-    """The grader's probe in the sandbox (a failure is the grader's)."""
-    return workspace.probe(f"{GRADER}/probe.py", *args, timeout=300)
+def probe(workspace: Workspace, command: str, *args: str) -> Any:
+    """The grader's probe in the sandbox (a failure is the grader's); what each command returns
+    is a TypedDict of ``probe.py``."""
+    return workspace.probe(command, *args, timeout=300)
 
 
 @pytest.fixture(scope="session")
@@ -207,3 +209,26 @@ def concurrent_registers(
     ]
     versions = probe(workspace, "model", name)["versions"]
     return Concurrent(name, codes, outputs, waiting, versions, commits)
+
+
+def served(scenario: Scenario, key: str) -> dict[str, Any]:
+    """What ``python serve.py`` printed (its last line, JSON) after the step ``key``."""
+    result = scenario.served[key]
+    lines = result.stdout.strip().splitlines()
+    if not result.ok or not lines:
+        tail = (result.stdout + result.stderr).strip()[-800:]
+        raise LearnerFailure(f"python serve.py failed (exit {result.exit_code}):\n{tail}")
+    try:
+        return dict(json.loads(lines[-1]))
+    except (ValueError, TypeError):
+        raise LearnerFailure(
+            f"python serve.py did not print JSON last: {lines[-1][:200]}"
+        ) from None
+
+
+def moved_to(step: Step, version: str | None) -> None:
+    """The step ran and left the champion on ``version``."""
+    assert step.result.ok, f"`{step.what}` failed (exit {step.result.exit_code}):\n{step.output()}"
+    assert step.after == version, (
+        f"after `{step.what}` of version {step.version}, champion is {step.after!r}"
+    )

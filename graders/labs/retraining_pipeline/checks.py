@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from graders.checks import check
 from graders.errors import LearnerFailure
@@ -17,8 +18,7 @@ from graders.labs.retraining_pipeline.crontab import parse_crontab
 from graders.labs.retraining_pipeline.data import Batch
 from graders.labs.retraining_pipeline.fixtures import (
     KILL_FRACTION,
-    Outcome,
-    Project,
+    Ran,
     consumed_once,
     entry_problems,
     one_decision,
@@ -27,7 +27,6 @@ from graders.labs.retraining_pipeline.fixtures import (
     where,
 )
 
-Ran = tuple[Project, Outcome]
 FIRST = ("test_first_run_serves_a_model_and_records_it",)
 TOLERANCE = 0.01
 METRIC_AGREEMENT = 0.001
@@ -50,7 +49,7 @@ CRON_ENVIRONMENT = {
 )
 def test_first_run_serves_a_model_and_records_it(first_run: Ran) -> None:
     """The first run on the starter data produces models/current and a history entry"""
-    outcome = first_run[1]
+    outcome = first_run.outcome
     ran(outcome)
     served(outcome, "after the first run")
     history = outcome.state["history"]
@@ -76,7 +75,7 @@ def test_good_batch_is_consumed_and_promoted(
     first_run: Ran, good_batch_run: Ran, hidden: dict[str, Batch]
 ) -> None:
     """A good batch is consumed, the model retrained and promoted, the metric recorded"""
-    before, outcome, good = first_run[1], good_batch_run[1], hidden["good"]
+    before, outcome, good = first_run.outcome, good_batch_run.outcome, hidden["good"]
     ran(outcome)
     consumed_once(outcome, good, "training")
     entry = one_decision(outcome, good, "promoted")
@@ -85,9 +84,8 @@ def test_good_batch_is_consumed_and_promoted(
         f"history says {good.name} was promoted, but models/current serves the same model as before"
     )
     recorded = entry["metrics"].get("candidate_auc")
-    assert isinstance(recorded, float | int) and abs(recorded - now["holdout_auc"]) <= (
-        METRIC_AGREEMENT
-    ), (
+    scored = cast(float, now["holdout_auc"])  # served() passes only a model that predicts
+    assert isinstance(recorded, float | int) and abs(recorded - scored) <= METRIC_AGREEMENT, (
         f"history records candidate_auc {recorded} for {good.name}, but the promoted model "
         f"scores {now['holdout_auc']} ROC AUC on data/holdout.csv"
     )
@@ -109,7 +107,7 @@ def test_bad_batch_is_quarantined_and_good_ones_go_on(
     progress("a run with four batches that break the data contract and one good batch")
     bad = [batch for role, batch in hidden.items() if role.startswith("bad-")]
     good = hidden["good-among-bad"]
-    project = first_run[0].copy("quarantine")
+    project = first_run.project.copy("quarantine")
     project.add(*bad, good)
     outcome = project.run(watched=(*bad, good))
     ran(outcome, "a run with bad batches")
@@ -143,7 +141,7 @@ def test_poisoned_batch_is_not_promoted(
     rejection is recorded"""
     progress("a run with a batch whose labels are flipped")
     poisoned = hidden["poisoned"]
-    project = first_run[0].copy("poisoned")
+    project = first_run.project.copy("poisoned")
     project.add(poisoned)
     outcome = project.run(watched=(poisoned,))
     ran(outcome, "a run with a poisoned batch")
@@ -154,8 +152,9 @@ def test_poisoned_batch_is_not_promoted(
         f"the rejection of {poisoned.name} does not record both scores (candidate_auc "
         f"{candidate}, current_auc {current})"
     )
-    before = first_run[1].state["current"]["holdout_auc"]
-    after = served(outcome, "after a rejection")["holdout_auc"]
+    # the first run's model was served (a prerequisite), so both predicted
+    before = cast(float, first_run.outcome.state["current"]["holdout_auc"])
+    after = cast(float, served(outcome, "after a rejection")["holdout_auc"])
     assert after >= before - TOLERANCE, (
         f"the served model now scores {after} ROC AUC on the holdout, {before} before the run"
     )
@@ -179,13 +178,13 @@ def test_run_without_new_data_changes_nothing(
 ) -> None:
     """A run with no new data changes nothing and finishes fast"""
     progress("a run with no new data")
-    before = good_batch_run[1].state["tree"]
-    outcome = good_batch_run[0].copy("idle").run()
-    ran(outcome, "a run with no new data")
+    before = good_batch_run.outcome.state["tree"]
+    outcome = good_batch_run.project.copy("idle").run()
+    run = ran(outcome, "a run with no new data")
     after = outcome.state["tree"]
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
     assert not changed, f"a run with no new data changed {len(changed)} files: {changed[:8]}"
-    seconds = (outcome.run or {})["seconds"]
+    seconds = run["seconds"]
     assert seconds <= IDLE_SECONDS, (
         f"a run with no new data took {seconds:.1f} s (at most {IDLE_SECONDS} s)"
     )
@@ -208,14 +207,16 @@ def test_killed_run_recovers(
     """Killed in the middle of a run, the next run leaves a valid models/current and no
     half-written files; no batch is lost or counted twice"""
     good = hidden["good"]
-    calibration = good_batch_run[1].run or {}
-    for violation in calibration.get("violations", []):
+    calibration = good_batch_run.outcome.run
+    for violation in calibration["violations"] if calibration else []:
         raise LearnerFailure(
             f"while your pipeline promoted a model, {violation}: a server reading "
             "models/current at that moment would have loaded a torn model"
         )
-    until_write = calibration.get("first_model_write") or calibration.get("seconds", 1.0)
-    kills = {
+    until_write = (
+        (calibration["first_model_write"] or calibration["seconds"]) if calibration else 1.0
+    )
+    kills: dict[str, dict[str, Any]] = {
         f"while it trains ({KILL_FRACTION * until_write:.1f} s in)": {
             "kill_after": KILL_FRACTION * until_write
         },
@@ -223,10 +224,10 @@ def test_killed_run_recovers(
     }
     for number, (moment, how) in enumerate(kills.items()):
         progress(f"a run killed {moment}, then the next run")
-        project = first_run[0].copy(f"killed-{number}")
+        project = first_run.project.copy(f"killed-{number}")
         project.add(good)
         killed = project.run(watched=(good,), **how)
-        for violation in (killed.run or {}).get("violations", []):
+        for violation in killed.run["violations"] if killed.run else []:
             raise LearnerFailure(f"killed {moment}: {violation}")
         served(killed, f"right after the run was killed {moment},")
         recovered = project.run(watched=(good,))
@@ -272,7 +273,7 @@ def test_schedule_runs_the_pipeline(
     job = jobs[0]
     progress(f"running the job of {SCHEDULE} as cron would")
     scheduled = hidden["scheduled"]
-    project = first_run[0].copy("scheduled")
+    project = first_run.project.copy("scheduled")
     project.add(scheduled)
     variables = {**CRON_ENVIRONMENT, **environment, "PROJECT_DIR": project.path}
     assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in variables.items())

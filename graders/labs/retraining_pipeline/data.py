@@ -9,10 +9,13 @@ the shipped data except where a batch is meant to break the data contract or poi
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from graders.catalogue import Lab
 from graders.labs._shared.churn import HEADER, churn_rows
 
 COLUMNS = HEADER.split(",")
@@ -98,8 +101,9 @@ def poisoned_batch() -> Batch:
     return Batch("batch-2026-11-15.csv", csv_bytes(_join(flipped)))
 
 
+@cache
 def hidden_batches() -> dict[str, Batch]:
-    """Every hidden batch of a grading, by the role it plays in the checks."""
+    """Every hidden batch of a grading, by the role it plays in the checks (made once)."""
     bad = bad_batches()
     return {
         "good": good_batch("batch-2026-11-05.csv", 4101, 1_000_001),
@@ -116,6 +120,16 @@ def write_shipped(data_dir: Path) -> None:
         target = data_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+
+
+def write_grader_files(folder: Path, lab: Lab, run_id: str) -> None:
+    """The starter's data (``data/``), its holdout and the hidden batches (``batches/``), for
+    the workspace's ``/grader``."""
+    (folder / "batches").mkdir()
+    shutil.copytree(lab.starter / "data", folder / "data")
+    shutil.copy(lab.starter / "data" / "holdout.csv", folder / "holdout.csv")
+    for batch in hidden_batches().values():
+        (folder / "batches" / batch.name).write_bytes(batch.content)
 
 
 if __name__ == "__main__":

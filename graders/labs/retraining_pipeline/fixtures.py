@@ -10,44 +10,51 @@ own copy of the project after the first run.
 from __future__ import annotations
 
 import shlex
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import docker
 import pytest
 
-from graders.catalogue import Lab
+from graders.containers.sandbox import SandboxResult
 from graders.containers.workspace import (
     GRADER,
     SUBMISSION,
     WORK,
     Workspace,
+    WorkspaceOptions,
     leaving_out,
-    stage_readable,
-    submission_workspace,
 )
 from graders.errors import GraderError, LearnerFailure
+from graders.fixtures.scenario import OpenLabWorkspace
 from graders.labs.retraining_pipeline.data import Batch, hidden_batches
+from graders.labs.retraining_pipeline.probe import (
+    Looked,
+    ProjectState,
+    ServedModel,
+    Watched,
+    WatchedRun,
+)
 
 HOLDOUT = f"{GRADER}/holdout.csv"
-PROBE = Path(__file__).with_name("probe.py")
 RUN_TIMEOUT = 240
 KILL_FRACTION = 0.7
 STATE = ("data", "models", "history.jsonl")
 DECISIONS = {"promoted", "rejected", "quarantined"}
+WORKSPACE = WorkspaceOptions(
+    env={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+    leave_out=leaving_out(".git"),
+    scratch="2g",
+)
 
 
 @dataclass
-class Outcome:
+class RunResult:
     """A watched run of the pipeline (None for a look without a run) and the project afterwards."""
 
-    run: dict[str, Any] | None
-    state: dict[str, Any]
+    run: WatchedRun | None
+    state: ProjectState
 
     def decisions(self, batch: Batch) -> list[dict[str, Any]]:
         """The history entries about ``batch``."""
@@ -61,7 +68,7 @@ class Project:
     workspace: Workspace
     path: str
 
-    def sh(self, script: str, timeout: float = 120) -> Any:
+    def sh(self, script: str, timeout: float = 120) -> SandboxResult:
         """Run a shell step in the project folder (a grader step: it must work)."""
         done = self.workspace.run(script, cwd=self.path, timeout=timeout)
         if not done.ok:
@@ -84,24 +91,25 @@ class Project:
         watched: tuple[Batch, ...] = (),
         kill_after: float | None = None,
         kill_on_model_write: bool = False,
-    ) -> Outcome:
+    ) -> RunResult:
         """Run the pipeline once under the probe; what it did and what the project holds."""
-        flags = ["--timeout", str(RUN_TIMEOUT)]
+        flags = [f"--timeout={RUN_TIMEOUT}"]
         if kill_after is not None:
-            flags += ["--kill-after", f"{kill_after:.3f}"]
+            flags.append(f"--kill-after={kill_after:.3f}")
         if kill_on_model_write:
             flags.append("--kill-on-model-write")
-        found = self.probe("run", *flags, watched=watched)
-        return Outcome(found["run"], found["state"])
+        found: Watched = self.probe("run", *flags, watched=watched)
+        return RunResult(found["run"], found["state"])
 
-    def look(self, watched: tuple[Batch, ...] = ()) -> Outcome:
+    def look(self, watched: tuple[Batch, ...] = ()) -> RunResult:
         """What the project holds now."""
-        return Outcome(None, self.probe("state", watched=watched)["state"])
+        found: Looked = self.probe("state", watched=watched)
+        return RunResult(None, found["state"])
 
     def probe(self, command: str, *flags: str, watched: tuple[Batch, ...]) -> Any:
+        """Run the probe's ``command`` on this project, following the ``watched`` batches."""
         batches = [f"--batch={GRADER}/batches/{b.name}" for b in watched]
         return self.workspace.probe(
-            f"{GRADER}/probe.py",
             command,
             self.path,
             f"--holdout={HOLDOUT}",
@@ -111,45 +119,23 @@ class Project:
         )
 
 
+class Ran(NamedTuple):
+    """A project and what its last run did."""
+
+    project: Project
+    outcome: RunResult
+
+
 @pytest.fixture(scope="session")
 def hidden() -> dict[str, Batch]:
-    """The grader's hidden batches, by role (see ``retraining_data.hidden_batches``)."""
+    """The grader's hidden batches, by role (see ``data.hidden_batches``)."""
     return hidden_batches()
 
 
 @pytest.fixture(scope="session")
-def grader_files(lab: Lab, hidden: dict[str, Batch], run_id: str) -> Iterator[Path]:
-    """The probe, the starter's data, its holdout and the hidden batches, mounted at /grader."""
-    with tempfile.TemporaryDirectory(prefix=f"mlops-labs-{run_id}-grader-") as temporary:
-        folder = Path(temporary) / "grader"
-        (folder / "batches").mkdir(parents=True)
-        shutil.copy(PROBE, folder / "probe.py")
-        shutil.copytree(lab.starter / "data", folder / "data")
-        shutil.copy(lab.starter / "data" / "holdout.csv", folder / "holdout.csv")
-        for batch in hidden.values():
-            (folder / "batches" / batch.name).write_bytes(batch.content)
-        yield stage_readable(folder, Path(temporary) / "mounted")
-
-
-@pytest.fixture(scope="session")
-def project_workspace(
-    docker_client: docker.DockerClient,
-    sandbox_image: str,
-    submission_dir: Path,
-    grader_files: Path,
-    run_id: str,
-) -> Iterator[Workspace]:
+def project_workspace(open_lab_workspace: OpenLabWorkspace) -> Iterator[Workspace]:
     """A sandbox with the learner's folder at /submission (read-only) and room for copies."""
-    with submission_workspace(
-        docker_client,
-        sandbox_image,
-        submission=submission_dir,
-        grader_files=grader_files,
-        run_id=run_id,
-        env={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
-        leave_out=leaving_out(".git"),
-        scratch_size="2g",
-    ) as workspace:
+    with open_lab_workspace(WORKSPACE) as workspace:
         yield workspace
 
 
@@ -168,33 +154,36 @@ def clean_project(project_workspace: Workspace) -> Callable[[str], Project]:
 
 
 @pytest.fixture(scope="session")
-def first_run(clean_project: Callable[[str], Project], progress: Callable[[str], None]) -> Any:
+def first_run(clean_project: Callable[[str], Project], progress: Callable[[str], None]) -> Ran:
     """The project after its first run on the starter data."""
     progress("running python -m pipeline run on the starter data")
     project = clean_project("first")
-    return project, project.run()
+    return Ran(project, project.run())
 
 
 @pytest.fixture(scope="session")
 def good_batch_run(
-    first_run: tuple[Project, Outcome], hidden: dict[str, Batch], progress: Callable[[str], None]
-) -> tuple[Project, Outcome]:
+    first_run: Ran, hidden: dict[str, Batch], progress: Callable[[str], None]
+) -> Ran:
     """After the first run, a run with one good hidden batch."""
     progress("a run with a new, good batch")
-    project = first_run[0].copy("good")
+    project = first_run.project.copy("good")
     project.add(hidden["good"])
-    return project, project.run(watched=(hidden["good"],))
+    return Ran(project, project.run(watched=(hidden["good"],)))
 
 
 # What the checks conclude from an outcome (a failure here is the learner's).
-def ran(outcome: Outcome, what: str = "python -m pipeline run") -> None:
-    """Fail unless the watched run exited 0 on its own."""
-    run = outcome.run or {}
-    if run.get("timed_out"):
+def ran(outcome: RunResult, what: str = "python -m pipeline run") -> WatchedRun:
+    """The watched run; fail unless it exited 0 on its own."""
+    run = outcome.run
+    if run is not None and run["timed_out"]:
         raise LearnerFailure(f"{what} did not finish within {run['seconds']:.0f} s")
-    if run.get("exit_code") != 0:
-        tail = "\n".join("    " + line for line in run.get("output", "").splitlines()[-12:])
-        raise LearnerFailure(f"{what} failed (exit {run.get('exit_code')}):\n{tail}")
+    if run is None or run["exit_code"] != 0:
+        exit_code = run["exit_code"] if run is not None else None
+        output = run["output"] if run is not None else ""
+        tail = "\n".join("    " + line for line in output.splitlines()[-12:])
+        raise LearnerFailure(f"{what} failed (exit {exit_code}):\n{tail}")
+    return run
 
 
 def entry_problems(entry: dict[str, Any]) -> list[str]:
@@ -218,7 +207,7 @@ def entry_problems(entry: dict[str, Any]) -> list[str]:
     return found
 
 
-def served(outcome: Outcome, when: str) -> dict[str, Any]:
+def served(outcome: RunResult, when: str) -> ServedModel:
     """The model ``models/current`` serves; fails when there is none or it cannot predict."""
     current = outcome.state["current"]
     if not current["exists"]:
@@ -232,15 +221,15 @@ def served(outcome: Outcome, when: str) -> dict[str, Any]:
         raise LearnerFailure(f"{when} models/current points outside the project")
     if current["error"]:
         raise LearnerFailure(f"{when} models/current cannot predict: {current['error']}")
-    return dict(current)
+    return current
 
 
-def where(outcome: Outcome, batch: Batch) -> list[str]:
+def where(outcome: RunResult, batch: Batch) -> list[str]:
     """Every path under data/ holding the bytes of ``batch``."""
     return list(outcome.state["batches"][batch.name]["locations"])
 
 
-def consumed_once(outcome: Outcome, batch: Batch, folder: str) -> None:
+def consumed_once(outcome: RunResult, batch: Batch, folder: str) -> None:
     """The batch lies, unchanged, in ``data/<folder>/`` and nowhere else."""
     found = where(outcome, batch)
     if not found:
@@ -251,7 +240,7 @@ def consumed_once(outcome: Outcome, batch: Batch, folder: str) -> None:
         )
 
 
-def one_decision(outcome: Outcome, batch: Batch, *allowed: str) -> dict[str, Any]:
+def one_decision(outcome: RunResult, batch: Batch, *allowed: str) -> dict[str, Any]:
     """The single history entry about ``batch``, with a decision among ``allowed``."""
     entries = outcome.decisions(batch)
     if len(entries) != 1:

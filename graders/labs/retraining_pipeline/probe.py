@@ -1,19 +1,19 @@
 """Probe of the retraining-pipeline lab; it runs inside the sandbox, never on the host.
 
-    python probe.py run PROJECT --holdout CSV [--kill-after S | --kill-on-model-write]
-                                [--timeout S] [--batch CSV ...]
-    python probe.py state PROJECT --holdout CSV [--batch CSV ...]
+    python probe.py run PROJECT --holdout=CSV [--kill-after=S | --kill-on-model-write]
+                                [--timeout=S] [--batch=CSV ...]
+    python probe.py state PROJECT --holdout=CSV [--batch=CSV ...]
 
 ``run`` starts ``python -m pipeline run`` in PROJECT and watches it: it holds the files of the model
 being served open (as a serving process would) and, every millisecond, checks that
 ``models/current`` is still there and that those files were not written in place. It may SIGKILL
 the run's whole process group after some seconds or at its first change under ``models/``. Then
-it reports, like ``state``, what the project holds. The last line printed is JSON.
+it reports, like ``state``, what the project holds. The last line printed is JSON (the
+TypedDicts below, which the grader's fixtures read).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
@@ -24,14 +24,78 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 POLL_SECONDS = 0.001
 OUTPUT_TAIL = 4000
 ID, LABEL = "customer_id", "churned"
 LEFTOVER_MARKS = ("tmp", "partial", ".part", "~")
 KEEP_FILES = {".gitkeep", ".gitignore", ".keep"}
+
+
+class WatchedRun(TypedDict):
+    """One watched run of the pipeline."""
+
+    exit_code: int
+    seconds: float
+    killed: bool  # by the probe, as asked (--kill-after, --kill-on-model-write)
+    timed_out: bool
+    first_model_write: float | None  # seconds into the run of the first change under models/
+    violations: list[str]  # moments a server reading models/current would have seen a torn model
+    output: str  # the tail of what it printed
+
+
+class BatchFacts(TypedDict):
+    """Where a watched batch's bytes are, and how many of its rows the training set holds."""
+
+    locations: list[str]
+    training_rows: int
+
+
+class History(TypedDict):
+    """history.jsonl: its JSON-object lines, and the lines that are not."""
+
+    exists: bool
+    entries: list[dict[str, Any]]
+    errors: list[str]
+
+
+class ServedModel(TypedDict):
+    """What ``models/current`` serves."""
+
+    exists: bool
+    link: str | None  # the link's target, when it is a link
+    holdout_auc: float | None
+    inside: bool  # it resolves inside the project
+    sha256: str | None  # of its model.joblib
+    error: str  # why it cannot predict ("" when it can)
+
+
+class ProjectState(TypedDict):
+    """What the project holds."""
+
+    incoming: list[str]
+    batches: dict[str, BatchFacts]  # by the watched batch's file name
+    reasons: dict[str, str]  # quarantine reason files, by batch name
+    history: History
+    current: ServedModel
+    invalid: list[str]  # files half-written or left behind
+    tree: dict[str, str]  # every file's sha256 (a link's "-> target"), by relative path
+
+
+class Looked(TypedDict):
+    """What ``state`` prints."""
+
+    state: ProjectState
+
+
+class Watched(TypedDict):
+    """What ``run`` prints."""
+
+    run: WatchedRun
+    state: ProjectState
 
 
 def sha256(data: bytes) -> str:
@@ -68,7 +132,9 @@ def models_listing(project: Path) -> tuple[Any, ...]:
     return (tuple(names), link)
 
 
-def watch(project: Path, kill_after: float | None, kill_on_write: bool, timeout: float) -> dict:
+def watch(
+    project: Path, kill_after: float | None, kill_on_write: bool, timeout: float
+) -> WatchedRun:
     """Run the pipeline once under watch (see the module docstring)."""
     held = served_files(project)
     before = {name: (read_held(fd), os.fstat(fd)) for name, fd in held.items()}
@@ -89,14 +155,9 @@ def watch(project: Path, kill_after: float | None, kill_on_write: bool, timeout:
         while process.poll() is None:
             now = time.monotonic() - started
             changed = models_listing(project) != listing
-            for name, descriptor in held.items():
-                status = os.fstat(descriptor)
-                if (status.st_size, status.st_mtime_ns) != (
-                    before[name][1].st_size,
-                    before[name][1].st_mtime_ns,
-                ):
-                    note(violations, f"models/current/{name} was written in place")
-                    changed = True
+            for name in rewritten(held, before):
+                note(violations, f"models/current/{name} was written in place")
+                changed = True
             if first_write is None and changed:
                 first_write = round(now, 3)
             if held and not (current / "model.joblib").is_file():
@@ -111,21 +172,35 @@ def watch(project: Path, kill_after: float | None, kill_on_write: bool, timeout:
             time.sleep(POLL_SECONDS)
         exit_code = process.wait()
         seconds = round(time.monotonic() - started, 3)
+        # A pipeline whose last act is its write can change models/ and exit between two polls
+        # (a busy machine leaves the watcher waiting for a CPU): the last look still sees it.
+        if first_write is None and (models_listing(project) != listing or rewritten(held, before)):
+            first_write = seconds
         output.seek(0)
         text = output.read().decode("utf-8", "replace")
     for name, descriptor in held.items():
         if read_held(descriptor) != before[name][0]:
             note(violations, f"models/current/{name} was written in place")
         os.close(descriptor)
-    return {
-        "exit_code": exit_code,
-        "seconds": seconds,
-        "killed": killed,
-        "timed_out": timed_out,
-        "first_model_write": first_write,
-        "violations": violations,
-        "output": text[-OUTPUT_TAIL:],
-    }
+    return WatchedRun(
+        exit_code=exit_code,
+        seconds=seconds,
+        killed=killed,
+        timed_out=timed_out,
+        first_model_write=first_write,
+        violations=violations,
+        output=text[-OUTPUT_TAIL:],
+    )
+
+
+def rewritten(held: dict[str, int], before: dict[str, tuple[bytes, os.stat_result]]) -> list[str]:
+    """The held files of models/current whose size or modification time changed."""
+    changed = []
+    for name, descriptor in held.items():
+        now, then = os.fstat(descriptor), before[name][1]
+        if (now.st_size, now.st_mtime_ns) != (then.st_size, then.st_mtime_ns):
+            changed.append(name)
+    return changed
 
 
 def note(violations: list[str], text: str) -> None:
@@ -133,7 +208,7 @@ def note(violations: list[str], text: str) -> None:
         violations.append(text)
 
 
-def state(project: Path, holdout: Path, batches: list[Path]) -> dict:
+def state(project: Path, holdout: Path, batches: Sequence[Path]) -> ProjectState:
     """What the project holds: batches, quarantine, history, the served model, bad files."""
     data = project / "data"
     files = {p: p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
@@ -144,24 +219,24 @@ def state(project: Path, holdout: Path, batches: list[Path]) -> dict:
         row.get(ID) for path in sorted((data / "training").glob("*.csv")) for row in rows(path)
     )
     incoming = data / "incoming"
-    return {
-        "incoming": sorted(p.name for p in incoming.iterdir()) if incoming.is_dir() else [],
-        "batches": {
-            batch.name: {
-                "locations": by_hash.get(sha256(batch.read_bytes()), []),
-                "training_rows": sum(training_ids[row.get(ID)] for row in rows(batch)),
-            }
+    return ProjectState(
+        incoming=sorted(p.name for p in incoming.iterdir()) if incoming.is_dir() else [],
+        batches={
+            batch.name: BatchFacts(
+                locations=by_hash.get(sha256(batch.read_bytes()), []),
+                training_rows=sum(training_ids[row.get(ID)] for row in rows(batch)),
+            )
             for batch in batches
         },
-        "reasons": {
+        reasons={
             p.name.removesuffix(".reason.txt"): p.read_text(errors="replace")[:2000]
             for p in sorted((data / "quarantine").glob("*.reason.txt"))
         },
-        "history": history(project / "history.jsonl"),
-        "current": served_model(project, holdout),
-        "invalid": invalid_files(project),
-        "tree": tree(project),
-    }
+        history=history(project / "history.jsonl"),
+        current=served_model(project, holdout),
+        invalid=invalid_files(project),
+        tree=tree(project),
+    )
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -173,9 +248,9 @@ def rows(path: Path) -> list[dict[str, str]]:
         return []
 
 
-def history(path: Path) -> dict:
+def history(path: Path) -> History:
     if not path.is_file():
-        return {"exists": False, "entries": [], "errors": []}
+        return History(exists=False, entries=[], errors=[])
     entries, errors = [], []
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
@@ -189,7 +264,7 @@ def history(path: Path) -> dict:
             entries.append(entry)
         else:
             errors.append(f"line {number} is not a JSON object")
-    return {"exists": True, "entries": entries, "errors": errors}
+    return History(exists=True, entries=entries, errors=errors)
 
 
 def load_model(path: Path) -> Any:
@@ -198,16 +273,23 @@ def load_model(path: Path) -> Any:
     return joblib.load(path)
 
 
-def served_model(project: Path, holdout: Path) -> dict:
+def served_model(project: Path, holdout: Path) -> ServedModel:
     current = project / "models" / "current"
     link = os.readlink(current) if current.is_symlink() else None
-    found: dict[str, Any] = {"exists": current.exists(), "link": link, "holdout_auc": None}
+    exists = current.exists()
     try:
-        found["inside"] = current.resolve().is_relative_to(project.resolve())
+        inside = current.resolve().is_relative_to(project.resolve())
     except (OSError, RuntimeError):  # a link loop
-        found["inside"] = False
+        inside = False
     model_file = current / "model.joblib"
-    found["sha256"] = sha256(model_file.read_bytes()) if model_file.is_file() else None
+    found = ServedModel(
+        exists=exists,
+        link=link,
+        holdout_auc=None,
+        inside=inside,
+        sha256=sha256(model_file.read_bytes()) if model_file.is_file() else None,
+        error="",
+    )
     if not found["exists"] or not model_file.is_file():
         found["error"] = "models/current/model.joblib does not exist"
         return found
@@ -279,23 +361,28 @@ def tree(project: Path) -> dict[str, str]:
     return found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=("run", "state"))
-    parser.add_argument("project", type=Path)
-    parser.add_argument("--holdout", type=Path, required=True)
-    parser.add_argument("--batch", type=Path, action="append", default=[])
-    parser.add_argument("--kill-after", type=float)
-    parser.add_argument("--kill-on-model-write", action="store_true")
-    parser.add_argument("--timeout", type=float, default=300)
-    args = parser.parse_args()
-    project = args.project.resolve()
-    result: dict[str, Any] = {}
-    if args.command == "run":
-        result["run"] = watch(project, args.kill_after, args.kill_on_model_write, args.timeout)
-    result["state"] = state(project, args.holdout, args.batch)
-    print(json.dumps(result))
+def run(
+    project: Path,
+    *,
+    holdout: Path,
+    batch: Sequence[Path] = (),
+    kill_after: float | None = None,
+    kill_on_model_write: bool = False,
+    timeout: float = 300,
+) -> Watched:
+    """Run the pipeline once under watch, then what the project holds (``batch``: the batches
+    to follow)."""
+    project = project.resolve()
+    watched = watch(project, kill_after, kill_on_model_write, timeout)
+    return Watched(run=watched, state=state(project, holdout, batch))
+
+
+def look(project: Path, *, holdout: Path, batch: Sequence[Path] = ()) -> Looked:
+    """What the project holds (``batch``: the batches to follow)."""
+    return Looked(state=state(project.resolve(), holdout, batch))
 
 
 if __name__ == "__main__":
-    main()
+    from probe_cli import serve
+
+    serve({"run": run, "state": look})
