@@ -17,8 +17,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
+
+from graders.catalogue import Lab
+from graders.report import Report, RunStatus
 
 MARKER = "check"
 MARKER_HELP = (
@@ -113,3 +117,30 @@ def declared_checks(module_name: str) -> list[DeclaredCheck]:
         if name.startswith("test_") and marks:
             checks.append(DeclaredCheck(name, title_of(function), spec_of(marks[0])))
     return checks
+
+
+def score_out_of_every_check(lab: Lab, report: Report) -> None:
+    """Add every check the lab declares that ``report`` has no result for as *not run*, so that
+    its score is out of the lab's full total (a run that died, timed out or was interrupted
+    before collecting them, a submission refused or not graded at all)."""
+    try:
+        declared = declared_checks(lab.checks_module)
+    except Exception as exc:  # the grader itself cannot be imported: a grader error, said once
+        report.errors.append(f"cannot list the lab's checks: {type(exc).__name__}: {exc}")
+        report.status = RunStatus.ERROR
+        return
+    report.add_not_run([check.as_declared() for check in declared])
+
+
+def ungraded_report(lab: Lab, submission: str, status: RunStatus) -> Report:
+    """A finished report of ``lab`` in which nothing was graded: every check *not run*."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    report = Report(
+        lab={"id": lab.id, "title": lab.title, "level": lab.level},
+        submission=submission,
+        started_at=now,
+        finished_at=now,
+        status=status,
+    )
+    score_out_of_every_check(lab, report)
+    return report

@@ -27,7 +27,7 @@ from typing import Any
 from rich.console import Console
 
 from graders.catalogue import Lab
-from graders.checks import declared_checks
+from graders.checks import score_out_of_every_check
 from graders.errors import BadInput
 from graders.intake import INTAKE_PROBLEMS, intake_report
 from graders.report import Report, RunStatus, load_report
@@ -254,18 +254,6 @@ def _final_report(run: GradingRun, forced: RunStatus | None) -> Report:
     report.environment["run_id"] = run.run_id
     report.submission = str(run.submission)  # the learner's folder, not the copy that was graded
     return report
-
-
-def score_out_of_every_check(lab: Lab, report: Report) -> None:
-    """Add every check the lab declares that the child never reported (it died, timed out or was
-    interrupted before collecting them) as *not run*: a score is always out of the full total."""
-    try:
-        declared = declared_checks(lab.checks_module)
-    except Exception as exc:  # the grader itself cannot be imported: a grader error, said once
-        report.errors.append(f"cannot list the lab's checks: {type(exc).__name__}: {exc}")
-        report.status = RunStatus.ERROR
-        return
-    report.add_not_run([check.as_declared() for check in declared])
 
 
 def _remove_docker_objects(run_id: str, report: Report) -> None:

@@ -18,11 +18,11 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
 from graders.catalogue import Lab
+from graders.checks import ungraded_report
 from graders.errors import EnvironmentProblem
 from graders.report import Outcome, Report, RunStatus
 from graders.text import clean, clean_name
@@ -170,25 +170,15 @@ def intake_report(lab: Lab, submission: str, problem: Exception, run_id: str = "
     (:class:`SubmissionRefused`, the learner's doing): every check the lab declares scores 0 as
     *not run* and the note says why; the run is complete, not an error. Anything else (no room
     on the disk, a failed copy): the run is an error, never a low score."""
-    from graders.grading import score_out_of_every_check  # grading imports staging, and this
-
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    report = Report(
-        lab={"id": lab.id, "title": lab.title, "level": lab.level},
-        submission=submission,
-        started_at=now,
-        finished_at=now,
-        status=RunStatus.COMPLETE,
-    )
+    refused = isinstance(problem, SubmissionRefused)
+    report = ungraded_report(lab, submission, RunStatus.COMPLETE if refused else RunStatus.ERROR)
     if run_id:
         report.environment["run_id"] = run_id
     if isinstance(problem, SubmissionRefused):
         report.notes.append(clean(problem.reason))
         report.environment["refused"] = True
     else:
-        report.status = RunStatus.ERROR
-        report.errors.append(clean(f"could not copy the submission: {problem}"))
-    score_out_of_every_check(lab, report)
+        report.errors.insert(0, clean(f"could not copy the submission: {problem}"))
     for check in report.checks:
         if check.outcome == Outcome.NOT_RUN:
             check.message = (

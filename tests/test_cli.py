@@ -204,7 +204,7 @@ def test_a_grading_that_died_before_listing_its_checks_scores_out_of_every_decla
     tiny_labs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from graders.catalogue import find_lab
-    from graders.grading import score_out_of_every_check
+    from graders.checks import score_out_of_every_check
     from graders.report import Report, RunStatus
 
     monkeypatch.syspath_prepend(str(tiny_labs.parent / "graders"))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from graders.catalogue import Lab
+from graders.checks import ungraded_report
 from graders.emitters import (
     FILE_NAMES,
     FORMATS,
@@ -33,7 +34,6 @@ from graders.emitters import (
     render_prairielearn,
 )
 from graders.emitters.gradebook import render_class_gradebook
-from graders.grading import score_out_of_every_check
 from graders.report import Report, RunStatus, load_report, write_text_atomically
 from graders.text import clean
 
@@ -126,16 +126,8 @@ def reason(report: Report) -> str | None:
 
 def error_report(lab: Lab, name: str, message: str) -> Report:
     """A report for a submission that could not be graded at all (never the learner's fault)."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    report = Report(
-        lab={"id": lab.id, "title": lab.title, "level": lab.level},
-        submission=name,
-        started_at=now,
-        finished_at=now,
-        status=RunStatus.ERROR,
-        errors=[clean(message)],  # it may quote a file name or output of the submission
-    )
-    score_out_of_every_check(lab, report)  # every check the lab declares, as not run
+    report = ungraded_report(lab, name, RunStatus.ERROR)  # every check the lab declares: not run
+    report.errors.insert(0, clean(message))  # it may quote a file name or output of the submission
     return report
 
 
