@@ -116,12 +116,13 @@ def start_grading(lab: str, out: Path) -> subprocess.Popen[str]:
 
 
 def wait_for_check(report: Path, check_id: str, timeout: float = 60) -> dict[str, Any]:
-    """Wait until the partial report at ``report`` records ``check_id``; return that report."""
+    """Wait until the partial report at ``report`` records an outcome of ``check_id`` (a partial
+    report lists the checks still to run as ``not run``); return that report."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             data = json.loads(report.read_text())
-            if any(c["id"] == check_id for c in data["checks"]):
+            if any(c["id"] == check_id and c["outcome"] != "not run" for c in data["checks"]):
                 return dict(data)
         except (OSError, ValueError):
             pass

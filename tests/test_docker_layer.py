@@ -181,7 +181,11 @@ def test_ctrl_c_during_a_docker_grading_leaves_no_labelled_object(
     monkeypatch.setenv("TINY_GRADER_SLEEP", "300")
     lab = "foundation/02-tiny-docker-lab"
     learner = start_grading(lab, tmp_path)
-    wait_for_check(tmp_path / "report.json", "test_docker_objects_can_be_created", timeout=180)
+    partial = wait_for_check(
+        tmp_path / "report.json", "test_docker_objects_can_be_created", timeout=180
+    )
+    created = next(c for c in partial["checks"] if c["id"] == "test_docker_objects_can_be_created")
+    assert created["outcome"] == "passed", created["message"]  # a failed build is not a Ctrl+C
     mid_run = labelled(docker_engine)
     assert any(item.startswith("container") for item in mid_run)  # objects existed: the test bites
     learner.send_signal(signal.SIGINT)
