@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,6 +240,28 @@ def test_grader_commands_never_see_what_a_learner_step_left_in_home(
     assert workspace.measure("python -c pass").ok
     assert workspace.measure("git config --global user.name").stdout.strip() == ""
     assert workspace.measure("git config --global safe.directory").stdout.strip() == "*"
+
+
+def test_a_process_a_learner_step_left_running_cannot_change_what_the_grader_measures(
+    workspace: Workspace,
+) -> None:
+    rewrite = "while true; do echo faked > /work/metric; sleep 0.05; done"
+    left = f"echo real > /work/metric && setsid nohup bash -c {rewrite!r} >/dev/null 2>&1 &"
+    assert workspace.run(left).ok
+    time.sleep(0.5)
+    assert workspace.run("cat /work/metric").stdout.strip() == "faked"  # it runs on after its step
+    measured = workspace.measure("echo real > /work/metric && sleep 0.5 && cat /work/metric")
+    assert measured.stdout.strip() == "real"
+    assert workspace.run("echo still usable").stdout.strip() == "still usable"
+
+
+def test_a_measurement_can_leave_the_learner_commands_the_grader_started_running(
+    workspace: Workspace,
+) -> None:
+    assert workspace.run("setsid nohup sleep 30 >/dev/null 2>&1 &").ok
+    processes = "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"
+    assert "sleep 30" in workspace.measure(processes, settle=False).stdout
+    assert "sleep 30" not in workspace.measure(processes).stdout
 
 
 def test_leaving_out_drops_environments_caches_and_the_names_given() -> None:

@@ -32,6 +32,7 @@ from graders.errors import GraderError, LearnerFailure
 
 WORK = "/work"
 SUBMISSION = "/submission"  # where a workspace mounts the learner's folder (read-only)
+SANDBOX_USER = "10001:10001"  # who every step and grader command runs as
 GRADER = "/grader"  # where it mounts the grader's own files: probes, hidden data (read-only)
 PROBE = f"{GRADER}/probe.py"  # the lab's probe, staged with probe_cli.py beside it
 # Never copied from a learner's folder: virtual environments and caches.
@@ -107,10 +108,22 @@ class Workspace:
             timed_out=timed_out,
         )
 
-    def measure(self, script: str, *, cwd: str = WORK, timeout: float = 300) -> SandboxResult:
+    def settle(self) -> None:
+        """Stop every process the learner's steps left running (``cmd &``, ``nohup``, ``setsid``
+        daemons): all of the sandbox user's processes but the workspace's own PID 1. Bash's
+        ``kill -1`` spares the shell that sends it, which is the only process of this exec."""
+        self.container.exec_run(["bash", "-c", "kill -KILL -1"], user=SANDBOX_USER)
+
+    def measure(
+        self, script: str, *, cwd: str = WORK, timeout: float = 300, settle: bool = True
+    ) -> SandboxResult:
         """Run a command of the grader's own (``git``, ``dvc`` reading state) as ``run`` does,
         but with a fresh HOME (see ``FRESH_HOME``): nothing the learner's steps left in theirs
-        reaches it."""
+        reaches it. First, unless ``settle`` is false (the grader watches learner commands it
+        started itself), every process the steps left running is stopped (``settle``), so none
+        can change what is measured while it is read."""
+        if settle:
+            self.settle()
         return self.run(FRESH_HOME + script, cwd=cwd, timeout=timeout)
 
     def probe(
@@ -121,13 +134,14 @@ class Workspace:
         cwd: str = WORK,
         failure: str = "",
         timeout: float = 300,
+        settle: bool = True,
     ) -> Any:
         """Run ``python -I PROGRAM COMMAND ARGS`` (the lab's probe, see ``probe_cli``) with a
         fresh HOME, and return the JSON it printed last. When it fails, the learner fails with
         ``failure`` if one is given (say it where the learner's work can make the probe fail);
-        otherwise it is a grader error."""
+        otherwise it is a grader error. ``settle`` as for ``measure``."""
         line = ["python", "-I", "-c", _ISOLATED_PROBE, program, command, *args]
-        done = self.measure(shlex.join(line), cwd=cwd, timeout=timeout)
+        done = self.measure(shlex.join(line), cwd=cwd, timeout=timeout, settle=settle)
         if not done.ok:
             tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
             if failure:
@@ -182,7 +196,7 @@ def open_workspace(
         limits=limits or Limits(cpus=2.0, memory="3g", pids=256),
         read_only=True,
         command=["sleep", "infinity"],
-        user="10001:10001",
+        user=SANDBOX_USER,
         mounts={str(host): inside for host, inside in mounts.items()},
         network=network,
         no_network=network is None,

@@ -194,7 +194,8 @@ def concurrent_registers(
             workspace.container.exec_run(
                 ["bash", "-c", script], environment=workspace.env, detach=True
             )
-        waiting = probe(workspace, "connections", "2", "90")["found"]
+        # the two registers must keep running while it counts: no settling
+        waiting = workspace.probe("connections", "2", "90", timeout=300, settle=False)["found"]
     finally:
         registry_server.container.unpause()
     deadline = time.monotonic() + 240
