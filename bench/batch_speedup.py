@@ -6,13 +6,17 @@ The submissions are the lab's reference solution and its committed mutants (each
 solution with one mistake), so the class has the spread of a real one: full marks, failed builds,
 containers that misbehave. One untimed grading of the reference warms Docker's build cache first,
 so both runs start from the same cache. Each run writes a fresh gradebook; the script prints the
-wall times, the speed-up, and whether the gradebooks agree on every score.
+wall times, the speed-up, and whether the gradebooks agree on every score. Per run it also prints
+the gradings' own seconds summed (``batch.json``) and how many times a grading's live line said it
+was waiting for the machine (``grade.log``): with -j2, the sum over the wall time is how many
+gradings ran at once on average.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shutil
 import sys
 import tempfile
@@ -39,6 +43,20 @@ def scores(gradebook: Path) -> dict[str, tuple[str, str]]:
         return {row["submission"]: (row["status"], row["score"]) for row in csv.DictReader(stream)}
 
 
+def graded_seconds(out: Path) -> float:
+    """The gradings' own seconds, summed over the batch (``batch.json``)."""
+    state = json.loads((out / "batch.json").read_text())
+    return sum(float(entry.get("seconds") or 0) for entry in state["submissions"].values())
+
+
+def machine_waits(out: Path) -> int:
+    """How many times a grading's live line said it waited for the machine (``grade.log``)."""
+    return sum(
+        log.read_text(errors="replace").count("waiting for the machine")
+        for log in (out / "submissions").glob("*/grade.log")
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
@@ -55,7 +73,11 @@ def main() -> None:
             command = [str(BIN / "mlops-labs"), "batch", LAB, str(root / "class")]
             walls[jobs] = timed([*command, "-j", str(jobs), "--out", str(out)])
             books[jobs] = scores(out / "gradebook.csv")
-            print(f"-j{jobs}: {walls[jobs]:.1f} s for {args.count} submissions")
+            print(
+                f"-j{jobs}: {walls[jobs]:.1f} s for {args.count} submissions "
+                f"(gradings' own seconds summed: {graded_seconds(out):.1f}; "
+                f"waits for the machine: {machine_waits(out)})"
+            )
         first = min(args.jobs)
         for jobs in args.jobs:
             if jobs != first:

@@ -2,7 +2,8 @@
 authors new and selftest. Thin: the work is in modules.
 
 Exit codes: 0 full marks (selftest: the contract holds), 1 not full marks (selftest: it does not),
-2 bad input, 3 grader or environment error, 130 interrupted.
+2 bad input, 3 grader or environment error, 130 interrupted. A partial grading (``grade --only``)
+exits 0 when every check it ran passed.
 """
 
 from __future__ import annotations
@@ -99,9 +100,13 @@ def cmd_start(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_grade(args: argparse.Namespace, console: Console) -> int:
-    """Grade a submission (or the lab's reference solution) and emit the report."""
+    """Grade a submission (or the lab's reference solution) and emit the report. With --only,
+    grade just the checks named (by the number of their acceptance criterion, as the README and
+    the report show, or by id) and the checks they require: a partial grading, scored out of
+    the checks it ran and never recorded as your score."""
     from graders.grading import grade
     from graders.reference import has_steps, make_submission
+    from graders.selection import select_checks
     from graders.state import record_score, state_dir
 
     lab = find_lab(args.lab)
@@ -109,16 +114,19 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
         formats = check_formats(_split_formats(args.format))
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    selection = None if args.only is None else select_checks(lab, _split_commas(args.only))
     submission = lab.solution if args.reference else Path(args.dir or ".").resolve()
     if not submission.is_dir():
         raise BadInput(f"no such folder: {submission}")
     out_dir = Path(args.out) if args.out else state_dir() / "reports" / lab.id.replace("/", "-")
+    if selection is not None and not args.out:
+        out_dir = out_dir / "partial"  # the last whole grading's report stays where it was
     with tempfile.TemporaryDirectory(prefix="mlops-labs-reference-") as temporary:
         if args.reference and has_steps(submission):
             submission = make_submission(submission, Path(temporary) / "solution", console.print)
-        report = grade(lab, submission, out_dir, console, args.time_limit)
+        report = grade(lab, submission, out_dir, console, args.time_limit, selection)
     emit(report, formats, out_dir, console)
-    if not args.reference:
+    if not args.reference and not report.is_partial:
         record_score(report)
     console.print(f"Report: {out_dir / 'report.json'}")
     if report.status == RunStatus.INTERRUPTED:
@@ -217,8 +225,10 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
 def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
     """Prove a lab's grader truthful: grade its reference solution (it must score 100 %), its
     starter (at most 20 %), every mutant (it must lose exactly the checks its mutant.toml names;
-    checks gated on them may be blocked) and every passes-* variant (100 %), then print one row
-    per case. Exit 0 when the contract holds, 1 when it does not, 3 when a grading errored."""
+    checks gated on them may be blocked), every red-team mistake (a mutant whose mutant.toml
+    names only: graded as grade --only those checks, it must lose the checks it names and keep
+    the ones they require) and every passes-* variant (100 %), then print one row per case.
+    Exit 0 when the contract holds, 1 when it does not, 3 when a grading errored."""
     from graders.selftest import cases_of, run_selftest, verdict_table
     from graders.state import state_dir
 
@@ -285,7 +295,13 @@ def _parser() -> argparse.ArgumentParser:
         help="grade a lab",
         description=cmd_grade.__doc__,
         epilog="Examples: mlops-labs grade foundation/01-containerize-model .\n"
-        "          mlops-labs grade containerize-model --reference --format json,junit --out out/",
+        "          mlops-labs grade containerize-model --reference --format json,junit --out out/\n"
+        "          mlops-labs grade containerize-model . --only 6      (criterion 6 and what it "
+        "requires)\n"
+        "          mlops-labs grade containerize-model . --only 2,test_respects_port_variable\n"
+        "Exit codes: 0 full marks (with --only: every check it ran passed), 1 not full marks, "
+        "2 bad input,\n"
+        "            3 grader or environment error, 130 interrupted.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     grade.add_argument("lab", help="lab id or unique slug")
@@ -302,6 +318,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--out", help="folder for the report files (default: under MLOPS_LABS_HOME)")
     grade.add_argument("--time-limit", type=float, help="seconds (default: the lab's own limit)")
+    grade.add_argument(
+        "--only",
+        action="append",
+        nargs="?",
+        const="",
+        metavar="N",
+        help="grade only these checks, comma-separated or repeated: the number of a check's "
+        "acceptance criterion (as the README and the report show) or its id; the checks they "
+        "require are graded too. A partial grading: scored out of the checks it ran, never "
+        "recorded as your score (default --out: .../reports/<lab>/partial/)",
+    )
     grade.set_defaults(handler=cmd_grade)
 
     batch = commands.add_parser(
@@ -392,8 +419,9 @@ def _parser() -> argparse.ArgumentParser:
         "--only",
         action="append",
         metavar="CASES",
-        help="grade only these, comma-separated or repeated: reference, starter, mutants, "
-        "passes (the passes-* variants) or a mutant's name",
+        help="grade only these cases, comma-separated or repeated: reference, starter, mutants "
+        "(red-team mistakes included), passes (the passes-* variants), red-team or a mutant's "
+        "name",
     )
     selftest.add_argument(
         "--out", help="folder for each case's report (default: under MLOPS_LABS_HOME)"

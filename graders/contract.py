@@ -41,11 +41,20 @@ class Mutant:
     needs_images: tuple[str, ...] = field(default=())
     # checks it loses where a Kubernetes cluster answers (they are skipped where none does)
     fails_on_cluster: tuple[str, ...] = field(default=())
+    # a red-team mistake: graded with ``--only`` these checks (criterion numbers or ids, as
+    # strings), it must lose those ``fails`` names; empty: an ordinary mutant, graded whole
+    only: tuple[str, ...] = field(default=())
 
     @property
     def patch(self) -> Path:
         """The mistake, as a unified diff against ``solution/``."""
         return self.path / "mutant.patch"
+
+    @property
+    def red_team(self) -> bool:
+        """True for a red-team mistake (``only`` in its ``mutant.toml``): graded with
+        ``--only``, never whole."""
+        return bool(self.only)
 
     @property
     def passes(self) -> bool:
@@ -106,11 +115,21 @@ def mutants_of(lab: Lab) -> list[Mutant]:
                     fails=tuple(raw["fails"]),
                     needs_images=tuple(raw.get("needs_images", ())),
                     fails_on_cluster=tuple(raw.get("fails_on_cluster", ())),
+                    only=_only(raw.get("only", [])),
                 )
             )
         except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
             raise BadInput(f"{path}: not a mutant.toml ({type(exc).__name__}: {exc})") from None
     return found
+
+
+def _only(value: object) -> tuple[str, ...]:
+    """A ``mutant.toml``'s ``only``: a list of criterion numbers or check ids."""
+    if not isinstance(value, list) or not all(
+        isinstance(name, str | int) and not isinstance(name, bool) for name in value
+    ):
+        raise TypeError("'only' is a list of criterion numbers or check ids, e.g. only = [3]")
+    return tuple(str(name).strip() for name in value)
 
 
 @contextmanager

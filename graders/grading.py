@@ -4,6 +4,9 @@ The grader runs in a child process so that a time limit, Ctrl-C or a crash can b
 outside: the child writes the JSON report check by check; this side shows live progress, enforces
 the lab's time limit, and afterwards removes every Docker object labelled with the run's id. The
 child grades the run's own copy of the submission (``graders.staging``), never the folder itself.
+
+A *partial* grading (``mlops-labs grade --only N``, :mod:`graders.selection`) runs only the checks
+named and the checks they require; its report is scored out of the checks it ran.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from graders.checks import score_out_of_every_check
 from graders.errors import BadInput
 from graders.intake import INTAKE_PROBLEMS, intake_report
 from graders.report import Report, RunStatus, load_report
+from graders.selection import CheckSelection, narrow
 from graders.staging import stage_submission
 from graders.text import clean
 
@@ -54,6 +58,7 @@ class GradingRun:
     run_id: str
     time_limit: float
     graded: Path | None = None  # the staged copy the child grades (None: ``submission`` itself)
+    selection: CheckSelection | None = None  # a partial grading's checks (None: every check)
 
     @property
     def report_path(self) -> Path:
@@ -110,6 +115,11 @@ def pytest_command(run: GradingRun) -> list[str]:
         str(run.report_path),
         "--mlops-events",
         str(run.events_path),
+        *(
+            ["--mlops-partial", json.dumps(run.selection.report_field())]
+            if run.selection is not None
+            else []
+        ),
     ]
 
 
@@ -132,9 +142,15 @@ def child_environment() -> dict[str, str]:
 
 
 def grade(
-    lab: Lab, submission: Path, out_dir: Path, console: Console, time_limit: float | None = None
+    lab: Lab,
+    submission: Path,
+    out_dir: Path,
+    console: Console,
+    time_limit: float | None = None,
+    selection: CheckSelection | None = None,
 ) -> Report:
-    """Grade ``submission`` against ``lab``; always returns a report, partial if cut short."""
+    """Grade ``submission`` against ``lab``; always returns a report, cut short if the run was.
+    With a ``selection`` (:func:`select_checks`), only its checks run: a partial grading."""
     if not submission.is_dir():
         raise BadInput(f"no such folder: {submission}")
     run = GradingRun(
@@ -143,6 +159,7 @@ def grade(
         out_dir.resolve(),
         uuid.uuid4().hex[:12],
         time_limit or lab.time_limit_seconds,
+        selection=selection,
     )
     run.out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (run.report_path, run.events_path):
@@ -154,6 +171,8 @@ def grade(
                 staged = stage_submission(lab, run.submission, Path(stage) / "submission")
             except INTAKE_PROBLEMS as problem:  # over a limit (the learner's), or no disk room
                 report = intake_report(lab, str(run.submission), problem, run.run_id)
+                if selection is not None:
+                    narrow(report, selection)
             else:
                 run.graded = staged.path
                 ending = _supervise(run, console)
@@ -246,7 +265,10 @@ def _final_report(run: GradingRun, forced: RunStatus | None) -> Report:
     if report.status == RunStatus.ERROR and not any(c.outcome == "error" for c in report.checks):
         if not report.errors:
             report.errors.append("pytest said:\n" + _log_tail(run))
-    score_out_of_every_check(run.lab, report)
+    if run.selection is None:
+        score_out_of_every_check(run.lab, report)
+    else:
+        narrow(report, run.selection)
     # a run's errors quote pytest's output and its notes name the submission's files: learner text
     report.errors = [clean(error) for error in report.errors]
     report.notes = [clean(note) for note in report.notes]
@@ -293,6 +315,7 @@ class _Progress:
         self.console = console
         self.offset = 0
         self.current = ""
+        self.line = ""  # what the line says when the grading is not waiting for the machine
         self.index = 0
         self.status = console.status("starting the grader…") if console.is_terminal else None
         if self.status is not None:
@@ -317,11 +340,18 @@ class _Progress:
         if event["event"] == "start":
             self.index += 1
             self.current = f"[{self.index}/{event.get('total', '?')}] {event['title']}"
-            self._say(self.current)
+            self.line = self.current
+            self._say(self.line)
         elif event["event"] == "wait":
-            self._say(
-                f"{self.current} — waiting for: {event['what']}" if self.current else event["what"]
-            )
+            what = event["what"]
+            self.line = f"{self.current} — waiting for: {what}" if self.current else what
+            self._say(self.line)
+        elif event["event"] == "machine":  # a wait for the machine blocks (why), or ended ("")
+            if event.get("why"):
+                waiting = f"waiting for the machine: {event['why']}"
+                self._say(f"{self.current} — {waiting}" if self.current else waiting)
+            elif self.line and self.status is not None:  # a printed log needs no repeat
+                self._say(self.line)
 
     def _say(self, text: str) -> None:
         if self.status is not None:

@@ -3,7 +3,8 @@
 Registered through the ``pytest11`` entry point. Per-check state lives in ``item.stash`` and the
 run's report in ``config.stash`` (no module-level globals), the way pytest's ``skipping.py`` works.
 With ``--mlops-report PATH`` the JSON report is rewritten after every check, so a killed run
-leaves a partial report.
+leaves a report of what finished. With ``--mlops-partial JSON`` (``mlops-labs grade --only``) only
+the checks it lists are collected, and the report says it is a partial grading.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class GradingSession:
                 "platform": platform.platform(),
             },
         )
+        raw = config.getoption("mlops_partial")
+        if raw:
+            self.report.partial = _partial_option(raw)
         self.outcomes: dict[str, Outcome] = {}
         self.started = time.monotonic()
         self.total_checks = 0
@@ -105,6 +109,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--mlops-run-id", dest="mlops_run_id", help="label for everything this run creates"
+    )
+    group.addoption(
+        "--mlops-partial",
+        dest="mlops_partial",
+        help='a partial grading: JSON {"only": [criteria], "required": [criteria], "checks": '
+        "[ids]}; only those checks are collected (mlops-labs grade --only)",
     )
 
 
@@ -162,9 +172,13 @@ def _defines_fixtures(module: ModuleType) -> bool:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Read every check's marker and verify that each prerequisite is an earlier check."""
+    """Read every check's marker and verify that each prerequisite is an earlier check; in a
+    partial grading, leave out every check it does not list."""
+    grading = config.stash[grading_session_key]
     seen: set[str] = set()
     declared = []
+    left_out: list[pytest.Item] = []
+    selected = set(grading.report.partial["checks"]) if grading.report.partial else None
     for item in items:
         marker = item.get_closest_marker(MARKER)
         if marker is None:
@@ -177,11 +191,18 @@ def pytest_collection_modifyitems(
                 f"{item.nodeid}: requires {unknown} which are not earlier checks in this module"
             )
         seen.add(item.name)
+        if selected is not None and item.name not in selected:
+            left_out.append(item)
+            continue
         declared.append((item.name, _title(item), spec.criterion, spec.points, spec.hidden))
-    grading = config.stash[grading_session_key]
-    grading.total_checks = len(seen)
+    if selected is not None:
+        # only checks are left out: a plain test of the module (none in a grader) would stay
+        items[:] = [item for item in items if item not in left_out]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+    grading.total_checks = len(declared)
     # every check is in the report from the start, as *not run* until it has run: a run cut
-    # short still scores out of the lab's full total
+    # short still scores out of the lab's full total (a partial grading's: of what it selected)
     grading.report.add_not_run(declared)
     grading.save()
 
@@ -265,7 +286,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if grading is None or not grading.report.checks:
         return
     report = grading.report
-    terminalreporter.write_sep("=", f"mlops-labs score: {report.score:g} / {report.max_score:g}")
+    partial = " (partial grading: not the lab's score)" if report.is_partial else ""
+    terminalreporter.write_sep(
+        "=", f"mlops-labs score: {report.score:g} / {report.max_score:g}{partial}"
+    )
 
 
 def _record(item: pytest.Item, progress: CheckProgress) -> None:
@@ -299,6 +323,20 @@ def _record(item: pytest.Item, progress: CheckProgress) -> None:
 
 def _title(item: pytest.Item) -> str:
     return title_of(getattr(item, "obj", None)) or item.name
+
+
+def _partial_option(raw: str) -> dict[str, Any]:
+    """The ``--mlops-partial`` JSON, checked: a usage error if it is not what the CLI writes."""
+    try:
+        partial = json.loads(raw)
+        if not (
+            isinstance(partial, dict)
+            and all(isinstance(partial.get(key), list) for key in ("only", "required", "checks"))
+        ):
+            raise ValueError("not an object with the lists only, required and checks")
+    except ValueError as exc:
+        raise BadInput(f"--mlops-partial: {exc}") from None
+    return {key: partial[key] for key in ("only", "required", "checks")}
 
 
 def _path_option(config: pytest.Config, name: str) -> Path | None:

@@ -1,7 +1,10 @@
 """The canonical grading report: one versioned model that every emitter reads.
 
 A report is written to disk after every check finishes (atomically), so that a run killed half-way
-still leaves a valid, partial report whose ``status`` says it did not complete.
+still leaves a valid report whose ``status`` says it did not complete.
+
+A *partial grading* (``mlops-labs grade --only``) holds only the checks it ran and says so in
+``partial``: its score is out of those checks, and it is never the learner's score.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class Report:
     errors: list[str] = field(default_factory=list)
     # what the grader changed in its copy of the submission before grading it (graders.staging)
     notes: list[str] = field(default_factory=list)
+    # a partial grading (``--only``): {"only": criteria named, "required": criteria it ran because
+    # those require them, "checks": the ids it ran}; None for a grading of every check
+    partial: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -96,7 +102,8 @@ class Report:
 
     @property
     def max_score(self) -> float:
-        """Points available, skipped checks included (a skip is never a pass)."""
+        """Points available, skipped checks included (a skip is never a pass); for a partial
+        grading, the points of the checks it ran."""
         return round(sum(check.max_points for check in self.checks), 4)
 
     @property
@@ -107,6 +114,11 @@ class Report:
             and bool(self.checks)
             and all(check.outcome == Outcome.PASSED for check in self.checks)
         )
+
+    @property
+    def is_partial(self) -> bool:
+        """True for a partial grading (``--only``): not the learner's score."""
+        return self.partial is not None
 
     @property
     def percent(self) -> float:
@@ -144,8 +156,11 @@ class Report:
         self.checks = ordered + list(results.values())
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form, with the derived score fields included."""
+        """The JSON form, with the derived score fields included (``partial`` only when the
+        grading was partial)."""
         raw = asdict(self)
+        if raw["partial"] is None:
+            del raw["partial"]
         raw["score"] = self.score
         raw["max_score"] = self.max_score
         raw["percent"] = self.percent

@@ -7,18 +7,25 @@ answers, saying how to get one: they count as lost then (a skip is never a pass)
 hold for every other check; a mutant's ``fails_on_cluster`` are the checks it must lose where a
 cluster answers.
 
+A *red-team mistake* is a mutant whose ``mutant.toml`` names ``only`` (criterion numbers or check
+ids): it is graded as ``mlops-labs grade --only`` those checks would grade it (those checks and the
+checks they require, nothing else), and must lose the checks its ``fails`` names, each among them,
+while the checks they require keep their points. A mutant without ``only`` is graded whole.
+
 ``mlops-labs selftest LAB`` and ``tests/test_truthfulness.py`` run the same code.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -27,6 +34,9 @@ from graders.catalogue import Lab
 from graders.contract import Mutant, images_available, lab_checks, mutants_of
 from graders.errors import BadInput, GraderError
 from graders.report import CheckResult, Outcome, Report, RunStatus
+
+if TYPE_CHECKING:
+    from graders.selection import CheckSelection
 
 STARTER_MAX_PERCENT = 20
 
@@ -37,15 +47,17 @@ class Kind(StrEnum):
     REFERENCE = "reference"
     STARTER = "starter"
     MUTANT = "mutant"  # one realistic mistake: loses exactly its checks
+    RED_TEAM = "red-team"  # a mistake aimed at one check, graded with --only it: loses it
     PASSES = "passes"  # another correct solution: keeps every point
 
 
 # what ``--only`` may name besides a mutant
 GROUPS = {
-    "reference": Kind.REFERENCE,
-    "starter": Kind.STARTER,
-    "mutants": Kind.MUTANT,
-    "passes": Kind.PASSES,
+    "reference": (Kind.REFERENCE,),
+    "starter": (Kind.STARTER,),
+    "mutants": (Kind.MUTANT, Kind.RED_TEAM),
+    "passes": (Kind.PASSES,),
+    "red-team": (Kind.RED_TEAM,),
 }
 
 
@@ -69,18 +81,23 @@ class Case:
 
     @classmethod
     def of(cls, mutant: Mutant) -> Case:
-        """A mutant, or a ``passes-…`` variant."""
-        return cls(Kind.PASSES if mutant.passes else Kind.MUTANT, mutant.name, mutant)
+        """A mutant, a red-team mistake (``only``), or a ``passes-…`` variant."""
+        if mutant.passes:
+            return cls(Kind.PASSES, mutant.name, mutant)
+        return cls(Kind.RED_TEAM if mutant.red_team else Kind.MUTANT, mutant.name, mutant)
 
     @property
     def expected(self) -> str:
         """What the contract expects of it, in a few words."""
         if self.kind == Kind.STARTER:
             return f"≤ {STARTER_MAX_PERCENT} %"
-        if self.mutant is None or not (self.mutant.fails or self.mutant.fails_on_cluster):
+        if self.mutant is None:
             return "100 %"
+        graded = f" (--only {','.join(self.mutant.only)})" if self.mutant.red_team else ""
+        if not (self.mutant.fails or self.mutant.fails_on_cluster):
+            return "100 %" + graded
         on_cluster = [f"{c} (on a cluster)" for c in self.mutant.fails_on_cluster]
-        return "loses " + ", ".join([*self.mutant.fails, *on_cluster])
+        return "loses " + ", ".join([*self.mutant.fails, *on_cluster]) + graded
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,7 @@ class Verdict:
     case: Case
     report: Report
     problems: tuple[str, ...] = field(default=())
+    seconds: float = 0.0  # the case's wall time: making its submission and grading it
 
     @property
     def errored(self) -> bool:
@@ -120,7 +138,7 @@ def cases_of(lab: Lab, only: Sequence[str] = ()) -> list[Case]:
             f"--only {','.join(unknown)}: not one of {', '.join(GROUPS)} nor a mutant of "
             f"{lab.id} ({', '.join(sorted(known)) or 'it has none'})"
         )
-    kinds = {GROUPS[name] for name in only if name in GROUPS}
+    kinds = {kind for name in only for kind in GROUPS.get(name, ())}
     chosen = [case for case in every if case.kind in kinds or case.name in only]
     if not chosen:
         raise BadInput(f"--only {','.join(only)}: {lab.id} has no such case")
@@ -129,9 +147,11 @@ def cases_of(lab: Lab, only: Sequence[str] = ()) -> list[Case]:
 
 def run_case(lab: Lab, case: Case, workdir: Path, out: Path | None = None) -> Verdict:
     """Make the case's submission under ``workdir``, grade it (reports under ``out``, default
-    ``workdir/out``) and judge the report."""
+    ``workdir/out``; a red-team mistake with ``--only`` its checks) and judge the report."""
     from graders.grading import grade
 
+    red_team = case.mutant is not None and case.mutant.red_team
+    selection = red_team_selection(lab, case.mutant) if red_team else None
     submission = submission_for(lab, case, workdir)
     needs_images = case.mutant.needs_images if case.mutant else ()
     with ExitStack() as stack:
@@ -140,8 +160,25 @@ def run_case(lab: Lab, case: Case, workdir: Path, out: Path | None = None) -> Ve
 
             client = stack.enter_context(closing(connect()))
             stack.enter_context(images_available(client, needs_images))
-        report = grade(lab, submission, out or workdir / "out", Console(quiet=True))
+        report = grade(
+            lab, submission, out or workdir / "out", Console(quiet=True), None, selection
+        )
     return judge(lab, case, report)
+
+
+def red_team_selection(lab: Lab, mutant: Mutant | None) -> CheckSelection:
+    """The checks a red-team mistake is graded with: ``--only`` its ``only``. Naming no check
+    of the lab is an error of the lab's own file (the case cannot be graded)."""
+    from graders.selection import select_checks
+
+    assert mutant is not None and mutant.red_team
+    try:
+        return select_checks(lab, mutant.only)
+    except BadInput as exc:
+        raise GraderError(
+            f"{mutant.path / 'mutant.toml'}: only: {exc}",
+            "name checks by the number of their acceptance criterion or by their id",
+        ) from None
 
 
 def submission_for(lab: Lab, case: Case, workdir: Path) -> Path:
@@ -168,6 +205,8 @@ def judge(lab: Lab, case: Case, report: Report) -> Verdict:
         problems = reference_problems(lab, report)
     elif case.kind == Kind.STARTER:
         problems = starter_problems(report)
+    elif case.mutant is not None and case.mutant.red_team:
+        problems = red_team_problems(lab, case.mutant, report)
     else:
         assert case.mutant is not None
         problems = mutant_problems(lab, case.mutant, report)
@@ -228,6 +267,24 @@ def mutant_problems(lab: Lab, mutant: Mutant, report: Report) -> list[str]:
     return problems
 
 
+def red_team_problems(lab: Lab, mutant: Mutant, report: Report) -> list[str]:
+    """A red-team mistake, graded with ``--only`` its checks, loses the checks its ``fails``
+    names (each among the checks it ran) and keeps the others it ran, as a mutant does over a
+    whole grading: a check it requires that lost would block the target, which would then lose
+    without having caught the mistake. (A ``passes-…`` variant with ``only`` keeps every point
+    of what it ran.)"""
+    graded = f"--only {','.join(mutant.only)}"
+    if report.partial is None:
+        return [f"{mutant.name} is a red-team mistake but was graded whole, not with {graded}"]
+    if not mutant.passes and not (mutant.fails or mutant.fails_on_cluster):
+        return [f"{mutant.name} is a red-team mistake but names no check it must lose"]
+    ran = {check.id for check in report.checks}
+    outside = [c for c in (*mutant.fails, *mutant.fails_on_cluster) if c not in ran]
+    if outside:
+        return [f"{mutant.name} must lose {', '.join(outside)}, which {graded} does not grade"]
+    return mutant_problems(lab, mutant, report)
+
+
 def skipped_for_want_of_a_cluster(check: CheckResult) -> bool:
     """True when a check was skipped because no Kubernetes cluster answers (directly, or because
     its prerequisite was)."""
@@ -255,10 +312,12 @@ def run_selftest(
             say(f"[{number}/{len(cases)}] {case.name}: grading…")
             workdir = Path(temporary) / f"{number:03d}"
             workdir.mkdir()
+            started = time.monotonic()
             try:
                 verdict = run_case(lab, case, workdir, out / case.name)
             except GraderError as exc:  # e.g. a patch that does not apply, a STEPS.sh that fails
                 verdict = Verdict(case, _not_graded(lab, str(exc)), ("it could not be graded",))
+            verdict = replace(verdict, seconds=round(time.monotonic() - started, 1))
             say(f"[{number}/{len(cases)}] {case.name}: {word(verdict)}, {score(verdict.report)}")
             verdicts.append(verdict)
     return verdicts
@@ -284,12 +343,19 @@ def score(report: Report) -> str:
 def verdict_table(lab: Lab, verdicts: Sequence[Verdict]) -> Table:
     """One row per case: what it is, what the contract expects, what it scored, the checks it
     lost, and the verdict."""
-    table = Table(title=f"selftest {lab.id}", title_justify="left")
+    total = sum(verdict.seconds for verdict in verdicts)
+    table = Table(
+        title=f"selftest {lab.id}",
+        title_justify="left",
+        caption=f"{len(verdicts)} cases in {total:.0f} s of grading (budget: docs/authoring.md)",
+        caption_justify="left",
+    )
     table.add_column("case", no_wrap=True)
     table.add_column("expected", overflow="fold")
     table.add_column("score", no_wrap=True)
     table.add_column("lost", overflow="fold")
     table.add_column("verdict", no_wrap=True)
+    table.add_column("time", no_wrap=True, justify="right")
     for verdict in verdicts:
         lost = [
             f"{c.id} (no cluster)" if skipped_for_want_of_a_cluster(c) else c.id
@@ -304,5 +370,6 @@ def verdict_table(lab: Lab, verdicts: Sequence[Verdict]) -> Table:
             score(verdict.report),
             ", ".join(lost) or "—",
             f"[{colour}]{word(verdict)}[/]",
+            f"{verdict.seconds:.0f} s",
         )
     return table

@@ -29,7 +29,10 @@ def last_scores() -> dict[str, dict[str, object]]:
 
 
 def record_score(report: Report) -> None:
-    """Remember this grading as the lab's last score."""
+    """Remember this grading as the lab's last score; a partial grading (``--only``) is never
+    the lab's score and is not recorded."""
+    if report.is_partial:
+        return
     scores = last_scores()
     scores[report.lab["id"]] = {
         "score": report.score,

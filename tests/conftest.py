@@ -41,9 +41,9 @@ def machine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
     """Tests on the engine share the machine between parallel workers (see ``graders.timing``).
-    A whole-lab grading (marked ``slow``) holds no share itself: the grading it starts holds one,
-    through ``MLOPS_LABS_MACHINE_LOCK``, so that its measured sections can trade it for the
-    machine alone (they could not while their own test held a share)."""
+    A whole-lab grading (marked ``slow``) holds no share itself: the grading it starts holds one
+    around each heavy phase, through ``MLOPS_LABS_MACHINE_LOCK``, and its measured sections take
+    the machine alone (they could not while their own test held a share)."""
     if request.node.get_closest_marker("docker") is None:
         yield
         return

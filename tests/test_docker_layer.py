@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 
 import docker
 import pytest
+from docker.models.containers import Container
 
 from graders.containers.cleanup import labelled, remove_run_resources, run_labels
 from graders.containers.images import (
@@ -352,3 +354,35 @@ def test_a_submission_without_its_dockerfile_is_a_failed_build_saying_where(
         docker_engine, tmp_path, "mlops-labs/x:1", "run", where="server/Dockerfile"
     )
     assert not built.ok and built.log == "no server/Dockerfile in the submission"
+
+
+def test_a_measured_section_holds_other_runs_containers_to_a_quarter_cpu_then_restores_them(
+    docker_engine: docker.DockerClient, base: str, run_id: str
+) -> None:
+    from graders.containers.neighbours import neighbours_held_back
+
+    other = f"{run_id}-other"
+    limited = docker_engine.containers.run(
+        base, ["sleep", "60"], detach=True, labels=run_labels(other), nano_cpus=10**9
+    )
+    unlimited = docker_engine.containers.run(
+        base, ["sleep", "60"], detach=True, labels=run_labels(other)
+    )
+    own = docker_engine.containers.run(
+        base, ["sleep", "60"], detach=True, labels=run_labels(run_id), nano_cpus=10**9
+    )
+
+    def cpus(container: Container) -> int:
+        container.reload()
+        return int(container.attrs["HostConfig"]["NanoCpus"] or 0)
+
+    try:
+        with neighbours_held_back(docker_engine, run_id) as held:
+            assert {limited.name, unlimited.name} <= set(held) and own.name not in held
+            assert cpus(limited) == cpus(unlimited) == 250_000_000
+            assert cpus(own) == 10**9
+        assert cpus(limited) == 10**9 and cpus(own) == 10**9
+        assert cpus(unlimited) == (os.cpu_count() or 1) * 10**9
+    finally:
+        remove_run_resources(docker_engine, other)
+        remove_run_resources(docker_engine, run_id)

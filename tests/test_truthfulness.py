@@ -1,7 +1,8 @@
 """The truthfulness contract, over every lab: graders are proven to bite.
 
 The rules (reference 100 %, starter at most 20 %, every mutant loses exactly its checks, every
-``passes-…`` variant keeps 100 %, checks that need a cluster skipped where none answers) are
+red-team mistake graded with ``--only`` its checks loses the ones it targets, every ``passes-…``
+variant keeps 100 %, checks that need a cluster skipped where none answers) are
 ``graders.selftest``'s, the code ``mlops-labs selftest LAB`` runs: here one test per case.
 """
 
@@ -42,4 +43,13 @@ def test_starter_scores_at_most_20_percent(lab: Lab, docker_engine: object, tmp_
 def test_mutant_loses_exactly_its_checks(
     lab: Lab, mutant: Mutant, docker_engine: object, tmp_path: Path
 ) -> None:
-    holds(run_case(lab, Case.of(mutant), tmp_path))
+    """A mutant is graded whole; a red-team mistake (``only`` in its mutant.toml) is graded with
+    ``--only`` those checks, and must lose the ones its ``fails`` names."""
+    verdict = run_case(lab, Case.of(mutant), tmp_path)
+    holds(verdict)
+    if mutant.red_team:
+        assert verdict.report.partial is not None, "a red-team mistake is graded with --only"
+        lost = {check.id for check in verdict.report.checks if check.lost_points}
+        assert set(mutant.fails) <= lost, verdict.explain()
+    else:
+        assert verdict.report.partial is None, "a mutant without only is graded whole"

@@ -17,6 +17,7 @@ from graders.containers.cleanup import LABEL, run_labels
 from graders.containers.dockerfile import base_images
 from graders.containers.engine import docker_cli
 from graders.errors import EnvironmentProblem
+from graders.timing import heavy_phase
 
 STAND_IN_BASE = "python:3.11-slim"
 # Images the offline stand-in may stand for: it is a Debian 12 (bookworm) root with Python added.
@@ -64,7 +65,8 @@ def ensure_image(client: docker.DockerClient, tag: str, progress: Progress = _si
         pass
     progress(f"pulling {tag}")
     try:
-        client.images.pull(tag)
+        with heavy_phase():  # unpacking layers
+            client.images.pull(tag)
         return "pulled"
     except docker.errors.APIError as exc:
         pull_error = str(exc).splitlines()[0][:160]
@@ -78,7 +80,8 @@ def ensure_image(client: docker.DockerClient, tag: str, progress: Progress = _si
             f"pull it where a registry answers, or `docker tag {STAND_IN_BASE} {tag}` offline",
         )
     progress(f"no registry answers: bootstrapping {tag} from Debian packages (about a minute)")
-    bootstrap_base_image(tag)
+    with heavy_phase():
+        bootstrap_base_image(tag)
     return "bootstrapped"
 
 
@@ -164,7 +167,7 @@ def build_image(
     classic = not _has_buildx()
     if not classic:
         command.append("--progress=plain")
-    with build_options(labels, classic) as options:
+    with heavy_phase(), build_options(labels, classic) as options:
         done = run_capped([*command, *options, str(context)], timeout)
     raise_if_no_engine(done.output)
     if done.code != 0:

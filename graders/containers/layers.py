@@ -21,6 +21,7 @@ import docker.errors
 from packaging.utils import canonicalize_name
 
 from graders.containers.inspect import ChunkReader, exported_members
+from graders.timing import heavy_phase
 
 METADATA_BYTES = 64 * 1024  # the headers of a METADATA file; its long description is not needed
 WHITEOUT = ".wh."
@@ -63,6 +64,7 @@ def added_bytes(client: docker.DockerClient, image: str, base: Base) -> int:
     return int(client.images.get(image).attrs["Size"]) - base.size
 
 
+@heavy_phase()  # the engine writes out every layer, this process reads them all
 def shipped_paths(client: docker.DockerClient, image: str) -> set[str]:
     """Every path that any layer of ``image`` holds (``docker save``), deleted later or not.
 
@@ -90,6 +92,7 @@ def shipped_paths(client: docker.DockerClient, image: str) -> set[str]:
     return paths
 
 
+@heavy_phase()  # the engine exports the whole filesystem, this process reads it
 def installed_distributions(
     client: docker.DockerClient, image: str, run_id: str
 ) -> dict[str, set[str]]:

@@ -18,6 +18,7 @@ import requests.exceptions
 
 from graders.containers.images import INFRA, Progress, _silent, infra_image
 from graders.containers.running import ContainerSpec, Limits, start_container
+from graders.timing import heavy_phase
 
 RUNNER_DIR = INFRA / "images" / "runner"
 OUTPUT_CAP = 1_000_000
@@ -45,6 +46,7 @@ def runner_image(client: docker.DockerClient, progress: Progress = _silent) -> s
     return infra_image(client, "runner", progress)
 
 
+@heavy_phase()  # from the container's start to its removal (see graders.timing)
 def run_in_sandbox(
     client: docker.DockerClient,
     image: str,

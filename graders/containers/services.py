@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -26,8 +27,17 @@ from graders.containers.running import (
 )
 from graders.errors import GraderError, LearnerFailure
 from graders.text import clean
+from graders.timing import heavy_phase
 
 LOG_LINES = 20  # lines of a container's output in a failure's message
+# A start that used less than this share of one CPU over its last second is idle: it waits (for a
+# port it will never open, for a timeout), it no longer works, so it is no longer a heavy phase.
+IDLE_CPU = 0.05
+_CPU_USAGE = (  # a container's CPU time in its cgroup: path, and seconds per unit
+    ("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage", 1e-9),  # v1, cgroupfs
+    ("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat", 1e-6),  # v2, systemd
+    ("/sys/fs/cgroup/docker/{id}/cpu.stat", 1e-6),  # v2, cgroupfs
+)
 
 
 @dataclass(frozen=True)
@@ -109,12 +119,49 @@ def wait_until(
     return round(time.monotonic() - started, 2)
 
 
+def cpu_seconds(container: Container) -> float | None:
+    """The CPU time ``container`` has used, from its cgroup on this machine (None where the
+    engine's cgroups cannot be read here: a remote engine, another layout)."""
+    for pattern, unit in _CPU_USAGE:
+        try:
+            text = Path(pattern.format(id=container.id)).read_text()
+        except OSError:
+            continue
+        if not pattern.endswith("cpu.stat"):
+            return int(text.strip()) * unit
+        for line in text.splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) * unit
+    return None
+
+
+class IdleWatch:
+    """Whether a starting container has gone idle: under ``IDLE_CPU`` of a CPU over its last
+    second (never, where its CPU time cannot be read)."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.mark = (time.monotonic(), cpu_seconds(container))
+
+    def idle(self) -> bool:
+        """True once a whole second has passed with the container (nearly) idle."""
+        now = time.monotonic()
+        then, used = self.mark
+        if used is None or now - then < 1.0:
+            return False
+        current = cpu_seconds(self.container)
+        self.mark = (now, current)
+        return current is not None and (current - used) / (now - then) < IDLE_CPU
+
+
 @dataclass
 class Service:
-    """A started, ready service container and the seconds it took to get ready."""
+    """A started, ready service container, the seconds it took to get ready, and when it started
+    (``time.monotonic()``, after any wait for the machine)."""
 
     container: Container
     seconds_to_ready: float
+    started_at: float = 0.0
 
     def logs(self, lines: int = LOG_LINES) -> str:
         """The last lines the service wrote."""
@@ -157,37 +204,59 @@ def running_service(
     the grader's own): "WHAT did not UNTIL: it exited at start with code N" (and, when the kernel
     killed it, "killed for using more than its memory limit (OOMKilled, limit X)") or "WHAT did
     not UNTIL within N s", then its last output.
+
+    From the start until ready, and the removal, are heavy phases (``graders.timing``); the
+    block, where the service only answers what it is asked, is not, and neither is the rest of a
+    wait once the container has gone idle (``IdleWatch``: it waits for a timeout, it no longer
+    works).
     """
-    try:
-        container = start_container(client, spec)
-    except docker.errors.APIError as error:
-        refusal = refused_image(error)
-        if refusal is None:  # an engine fault, a network or name problem: not the learner's
-            raise
-        raise _blamed(
-            blame, f"{what} could not start: the engine refused it: {clean(refusal)}", fix
-        ) from None
+    starting = ExitStack()  # the heavy phase of the start, closed once it is ready
+    starting.enter_context(heavy_phase())
     try:
         try:
-            seconds = wait_until(
-                lambda: ready(container),
-                timeout=timeout,
-                pause=pause,
-                while_running=container,
-                what=what,
-                until=until,
-            )
-        except NotReady as problem:
-            if problem.exit is not None:
-                headline = f"{what} did not {until}: it exited at start with {problem.exit}"
-            else:
-                headline = problem.message
-            logs = tail_logs(container, LOG_LINES)
-            output = f"; its last output:\n{indented(logs)}" if logs.strip() else ""
-            raise _blamed(blame, headline + output, fix) from None
-        yield Service(container, seconds)
+            started_at = time.monotonic()
+            container = start_container(client, spec)
+        except docker.errors.APIError as error:
+            refusal = refused_image(error)
+            if refusal is None:  # an engine fault, a network or name problem: not the learner's
+                raise
+            raise _blamed(
+                blame, f"{what} could not start: the engine refused it: {clean(refusal)}", fix
+            ) from None
+        watch = IdleWatch(container)
+
+        def ready_or_idle() -> bool:
+            if ready(container):
+                return True
+            if watch.idle():
+                starting.close()  # the wait goes on, no longer a heavy phase
+            return False
+
+        try:
+            try:
+                seconds = wait_until(
+                    ready_or_idle,
+                    timeout=timeout,
+                    pause=pause,
+                    while_running=container,
+                    what=what,
+                    until=until,
+                )
+            except NotReady as problem:
+                if problem.exit is not None:
+                    headline = f"{what} did not {until}: it exited at start with {problem.exit}"
+                else:
+                    headline = problem.message
+                logs = tail_logs(container, LOG_LINES)
+                output = f"; its last output:\n{indented(logs)}" if logs.strip() else ""
+                raise _blamed(blame, headline + output, fix) from None
+            starting.close()
+            yield Service(container, seconds, started_at)
+        finally:
+            try:
+                with heavy_phase():
+                    container.remove(force=True)
+            except docker.errors.APIError:  # removed already (a drill's disaster) or going
+                pass
     finally:
-        try:
-            container.remove(force=True)
-        except docker.errors.APIError:  # removed already (a drill's disaster) or going
-            pass
+        starting.close()

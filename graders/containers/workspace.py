@@ -29,6 +29,7 @@ from docker.models.containers import Container
 from graders.containers.running import ContainerSpec, Limits, start_container
 from graders.containers.sandbox import OUTPUT_CAP, SandboxResult
 from graders.errors import GraderError, LearnerFailure
+from graders.timing import heavy_phase
 
 WORK = "/work"
 SUBMISSION = "/submission"  # where a workspace mounts the learner's folder (read-only)
@@ -90,15 +91,18 @@ class Workspace:
     env: dict[str, str]
 
     def run(self, script: str, *, cwd: str = WORK, timeout: float = 300) -> SandboxResult:
-        """Run ``script`` with bash in ``cwd``; a step over ``timeout`` seconds is killed."""
-        started = time.monotonic()
-        exit_code, (stdout, stderr) = self.container.exec_run(
-            ["bash", "-c", _STEP, "step", script, str(int(timeout))],
-            workdir=cwd,
-            environment=self.env,
-            demux=True,
-        )
-        seconds = round(time.monotonic() - started, 3)
+        """Run ``script`` with bash in ``cwd``; a step over ``timeout`` seconds is killed. A step
+        (and so every ``measure`` and ``probe``) is a heavy phase (``graders.timing``): its
+        ``seconds`` do not count a wait for the machine."""
+        with heavy_phase():
+            started = time.monotonic()
+            exit_code, (stdout, stderr) = self.container.exec_run(
+                ["bash", "-c", _STEP, "step", script, str(int(timeout))],
+                workdir=cwd,
+                environment=self.env,
+                demux=True,
+            )
+            seconds = round(time.monotonic() - started, 3)
         timed_out = exit_code in _TIMED_OUT and seconds >= timeout
         return SandboxResult(
             exit_code,
@@ -152,10 +156,10 @@ class Workspace:
     def export(self, path: str, target: Path) -> Path:
         """Copy the folder ``path`` out of the workspace to ``target`` (which must not exist)."""
         parent, name = path.rstrip("/").rsplit("/", 1)
-        _, stream = self.container.exec_run(
-            ["tar", "-C", parent or "/", "-cf", "-", name], stream=True, stderr=False
-        )
-        with tempfile.TemporaryFile() as archive:
+        with heavy_phase(), tempfile.TemporaryFile() as archive:
+            _, stream = self.container.exec_run(
+                ["tar", "-C", parent or "/", "-cf", "-", name], stream=True, stderr=False
+            )
             for chunk in stream:
                 archive.write(chunk)
             archive.seek(0)
@@ -205,7 +209,8 @@ def open_workspace(
         scratch={WORK: scratch_size},
         volumes=volumes or {},
     )
-    container = start_container(client, spec)
+    with heavy_phase():
+        container = start_container(client, spec)
     try:
         workspace = Workspace(container, env)
         if setup:
@@ -214,7 +219,8 @@ def open_workspace(
                 raise GraderError(f"the sandbox workspace did not set up: {done.stderr.strip()}")
         yield workspace
     finally:
-        container.remove(force=True)
+        with heavy_phase():
+            container.remove(force=True)
 
 
 def leaving_out(*names: str) -> Callable[[str, list[str]], set[str]]:

@@ -79,10 +79,42 @@ def format_points(check: CheckResult) -> str:
 
 
 def score_line(report: Report) -> str:
-    """``"Score: S / M (P %)"`` for the whole report."""
-    return (
+    """``"Score: S / M (P %)"`` for the whole report; a partial grading's adds
+    ``" — partial grading (--only N): not your score"``."""
+    line = (
         f"Score: {format_number(report.score)} / {format_number(report.max_score)} "
         f"({format_number(report.percent)} %)"
+    )
+    return f"{line} — {partial_label(report)}" if report.is_partial else line
+
+
+def _criteria(numbers: object) -> list[str]:
+    return [str(n) for n in numbers] if isinstance(numbers, list) else []
+
+
+def partial_label(report: Report) -> str:
+    """``"partial grading (--only 3): not your score"`` for a partial grading, else ``""``."""
+    if report.partial is None:
+        return ""
+    only = ",".join(_criteria(report.partial.get("only")))
+    return f"partial grading (--only {only}): not your score"
+
+
+def partial_explanation(report: Report) -> str:
+    """What a partial grading graded and why its score is not the learner's (``""`` for a
+    grading of every check)."""
+    if report.partial is None:
+        return ""
+    only = _criteria(report.partial.get("only"))
+    required = _criteria(report.partial.get("required"))
+    ran = f"check {', '.join(only)}" if len(only) == 1 else f"checks {', '.join(only)}"
+    if required:
+        ran += f" and {'the check' if len(required) == 1 else 'the checks'} it requires "
+        ran += f"({', '.join(required)})"
+    its = "its" if len(only) + len(required) == 1 else "their"
+    return (
+        f"Partial grading (--only {','.join(only)}): only {ran} ran, and the score is out of "
+        f"{its} points. It is not your score: grade without --only for that."
     )
 
 

@@ -12,6 +12,7 @@ from graders.emitters._common import (
     format_points,
     hidden_label,
     lab_heading,
+    partial_explanation,
     score_line,
 )
 from graders.report import CheckResult, Outcome, Report, RunStatus
@@ -77,6 +78,8 @@ def _fix_entry(check: CheckResult) -> list[str]:
 def render_github(report: Report) -> str:
     """Render the report as GitHub-flavoured markdown for a job's step summary."""
     lines = [f"## {lab_heading(report)}", "", f"**{score_line(report)}**", ""]
+    if report.is_partial:
+        lines.extend([f"> [!NOTE]\n> {partial_explanation(report)}", ""])
     if report.status != RunStatus.COMPLETE:
         explanation = STATUS_EXPLANATIONS[report.status]
         lines.extend([f"> [!WARNING]\n> Run status: **{report.status.value}** ({explanation})", ""])

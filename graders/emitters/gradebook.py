@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from graders.emitters._common import check_key, format_number, lab_id
+from graders.emitters._common import check_key, format_number, lab_id, partial_label
 from graders.report import Outcome, Report, RunStatus
 
 FIXED_COLUMNS: tuple[str, ...] = (
@@ -21,14 +21,22 @@ FIXED_COLUMNS: tuple[str, ...] = (
 #: A check's cell when the grading ended before it ran: it scored 0 of its points, and says so.
 NOT_RUN_CELL = "not run"
 
+#: The last column of a partial grading's row (``--only``): it says the row is not a grade.
+PARTIAL_COLUMN = "partial"
+
 
 def gradebook_header(report: Report) -> list[str]:
-    """Column names: the fixed columns, then one ``"NN check_id"`` column per check."""
-    return [*FIXED_COLUMNS, *(check_key(check) for check in report.checks)]
+    """Column names: the fixed columns, then one ``"NN check_id"`` column per check; a partial
+    grading's ends with a ``partial`` column."""
+    partial = [PARTIAL_COLUMN] if report.is_partial else []
+    return [*FIXED_COLUMNS, *(check_key(check) for check in report.checks), *partial]
 
 
 def gradebook_row(report: Report) -> list[str]:
-    """One row matching :func:`gradebook_header`: the run's totals, then each check's points."""
+    """One row matching :func:`gradebook_header`: the run's totals, then each check's points
+    (and, for a partial grading, what it graded: ``partial grading (--only 3): not your
+    score``)."""
+    partial = [partial_label(report)] if report.is_partial else []
     return [
         lab_id(report),
         report.submission,
@@ -40,6 +48,7 @@ def gradebook_row(report: Report) -> list[str]:
             NOT_RUN_CELL if check.outcome == Outcome.NOT_RUN else format_number(check.points)
             for check in report.checks
         ),
+        *partial,
     ]
 
 
@@ -63,17 +72,16 @@ def render_class_gradebook(reports: Sequence[Report]) -> str:
     """Render many reports as one gradebook: one header (the fixed columns, then every check any
     report holds, in criterion order) and one row per report, in the order given. A check a
     report does not hold is an empty cell; so are the score and percent of a run in
-    :data:`NOT_A_GRADE`."""
-    checks = sorted(
-        {key for report in reports for key in gradebook_header(report)[len(FIXED_COLUMNS) :]}
-    )
-    header = [*FIXED_COLUMNS, *checks]
+    :data:`NOT_A_GRADE` and of a partial grading (which adds the ``partial`` column)."""
+    checks = sorted({check_key(check) for report in reports for check in report.checks})
+    partial = [PARTIAL_COLUMN] if any(report.is_partial for report in reports) else []
+    header = [*FIXED_COLUMNS, *checks, *partial]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for report in reports:
         cells = dict(zip(gradebook_header(report), gradebook_row(report), strict=True))
-        if report.status in NOT_A_GRADE:
+        if report.status in NOT_A_GRADE or report.is_partial:
             cells["score"] = cells["percent"] = ""
         writer.writerow([cells.get(column, "") for column in header])
     return buffer.getvalue()

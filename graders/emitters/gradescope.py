@@ -13,6 +13,7 @@ from graders.emitters._common import (
     UNFINISHED_STATUSES,
     feedback_text,
     first_lines,
+    partial_explanation,
     public_name,
     score_line,
 )
@@ -22,8 +23,11 @@ MESSAGE_LINES = 50
 
 
 def summary_output(report: Report) -> str:
-    """The short top-level text: score, run status when incomplete, and run errors."""
+    """The short top-level text: score, what a partial grading graded, run status when
+    incomplete, and run errors."""
     lines = [score_line(report)]
+    if report.is_partial:
+        lines.append(partial_explanation(report))
     if report.status != RunStatus.COMPLETE:
         lines.append(f"Run status: {report.status.value} ({STATUS_EXPLANATIONS[report.status]})")
     if report.status in UNFINISHED_STATUSES and report.errors:

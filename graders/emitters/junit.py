@@ -12,6 +12,7 @@ from graders.emitters._common import (
     format_number,
     format_points,
     lab_id,
+    partial_label,
     public_name,
 )
 from graders.report import CheckResult, Outcome, Report
@@ -93,6 +94,9 @@ def render_junit(report: Report) -> str:
     suite = ET.SubElement(
         root, "testsuite", {"name": lab_id(report), "timestamp": report.started_at, **attributes}
     )
+    if report.is_partial:  # a partial grading (--only): its score is not the learner's
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="partial", value=partial_label(report))
     for check in report.checks:
         _testcase(suite, report, check)
     if report.errors:

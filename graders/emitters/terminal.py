@@ -15,6 +15,7 @@ from graders.emitters._common import (
     format_points,
     hidden_label,
     lab_heading,
+    partial_explanation,
     score_line,
 )
 from graders.report import CheckResult, Outcome, Report, RunStatus
@@ -90,6 +91,8 @@ def print_report(report: Report, console: Console) -> None:
     header = Text(lab_heading(report), style="bold")
     console.print(header)
     console.print(Text(f"Submission: {report.submission}", style="dim"))
+    if report.is_partial:
+        console.print(Text(partial_explanation(report), style="bold yellow"))
     for note in report.notes:
         console.print(Text(f"Note: {note}", style="yellow"))
     if report.checks:

@@ -22,6 +22,7 @@ from graders.containers.layers import (
     installed_distributions,
     shipped_paths,
 )
+from graders.containers.neighbours import neighbours_held_back
 from graders.containers.running import answers_http
 from graders.containers.services import NotReady, wait_until
 from graders.errors import LearnerFailure
@@ -338,6 +339,8 @@ def test_image_weight_within_budget(
 )
 def test_latency_under_load(
     lab_service: RunningService,
+    docker_client: docker.DockerClient,
+    run_id: str,
     reference_batch: dict[str, list[Any]],
     record_property: Any,
     progress: Callable[[str], None],
@@ -346,7 +349,7 @@ def test_latency_under_load(
     payload = {"instances": reference_batch["instances"][:1]}
     lab_service.predict(payload["instances"])  # a service that hangs fails here, not in 220 waits
     progress("a load test: 200 requests from 10 clients")
-    with measured_alone():
+    with measured_alone(), neighbours_held_back(docker_client, run_id):
         load_test(lab_service.url + "/predict", payload, total=20, concurrency=2)  # warm-up
         result = load_test(lab_service.url + "/predict", payload, total=200, concurrency=10)
     for name in ("p50", "p95", "throughput"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -201,7 +200,6 @@ def service_running(
         url = url or loopback_url(container, port)  # published at the start, asked once
         return answers_http(url + "/")()
 
-    started = time.monotonic()
     with running_service(
         client,
         spec,
@@ -211,8 +209,8 @@ def service_running(
         blame=LearnerFailure,
         what="the container",
         until=f"answer HTTP on port {port}",
-    ) as service:
-        yield RunningService(service.container, url, started, service.seconds_to_ready)
+    ) as service:  # started_at: the container's start, after any wait for the machine
+        yield RunningService(service.container, url, service.started_at, service.seconds_to_ready)
 
 
 @pytest.fixture(scope="session")

@@ -77,8 +77,8 @@ def sweep(
             timeout=SWEEP_TIMEOUT,
         )
         mlflow_server.still_running()
-        stores = workspace.run(f"find {PROJECT} {SUBMISSION} {LOCAL_STORES} -print")
-        best = workspace.run(f"cat {PROJECT}/best_run.json")
+        stores = workspace.measure(f"find {PROJECT} {SUBMISSION} {LOCAL_STORES} -print")
+        best = workspace.measure(f"cat {PROJECT}/best_run.json")
         try:
             best_run = json.loads(best.stdout) if best.ok else None
         except ValueError:

@@ -31,6 +31,7 @@ from graders.containers.workspace import leaving_out, stage_readable
 from graders.errors import LearnerFailure
 from graders.fixtures.scenario import temporary_folder
 from graders.labs.ha_inference_on_kind.manifests import Manifests, dig, render
+from graders.timing import heavy_phase
 
 DEFAULT_GRACE = 30  # seconds, Kubernetes' default terminationGracePeriodSeconds
 PIDS = 256
@@ -193,15 +194,20 @@ def declared_run(
     spec = run_spec(rendered_manifests, inference_build.tag, image_user, run_id)
     spec.network = docker_network.name
     progress("starting your image as the manifest declares")
-    # started is enough here: check 9 waits for the probes' endpoints and judges them itself
-    with running_service(
-        docker_client,
-        spec,
-        ready=lambda _: True,
-        timeout=0,
-        blame=LearnerFailure,
-        what="your image run as declared",
-    ) as service:
+    # started is enough here: check 9 waits for the probes' endpoints and judges them itself.
+    # The whole run is one heavy phase (graders.timing): the start it times is not ready when
+    # running_service returns, and a wait for the machine comes before the container starts.
+    with (
+        heavy_phase(),
+        running_service(
+            docker_client,
+            spec,
+            ready=lambda _: True,
+            timeout=0,
+            blame=LearnerFailure,
+            what="your image run as declared",
+        ) as service,
+    ):
         container = service.container
         urls = {}
         for probe in ("readinessProbe", "livenessProbe"):

@@ -22,6 +22,7 @@ from graders.containers.sandbox import SandboxResult
 from graders.containers.workspace import GRADER, Workspace
 from graders.errors import LearnerFailure
 from graders.labs.model_registry.fixtures import MODELS, PROJECT, RegistryServer
+from graders.timing import heavy_phase
 
 
 @dataclass
@@ -166,6 +167,7 @@ class Concurrent:
 
 
 @pytest.fixture(scope="session")
+@heavy_phase()  # the two registers run detached, outside any step: hold the machine throughout
 def concurrent_registers(
     registry_server: RegistryServer,
     workspace: Workspace,
