@@ -15,8 +15,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _common import REPO
-
 from graders.catalogue import discover_labs, find_lab
 from graders.selftest import cases_of, run_selftest
 
@@ -42,7 +40,7 @@ def main() -> None:
         over = "yes: name it in the README" if seconds > NAMED_ABOVE else ""
         print(f"| {lab_id} | {cases} | {seconds:.0f} | {'holds' if held else 'BROKEN'} | {over} |")
     average = sum(row[2] for row in rows) / max(len(rows), 1)
-    print(f"\naverage {average:.0f} s a lab (budget {AVERAGE_BUDGET:.0f} s); repository {REPO}")
+    print(f"\naverage {average:.0f} s a lab (budget {AVERAGE_BUDGET:.0f} s)")
 
 
 if __name__ == "__main__":
