@@ -35,6 +35,8 @@ def examine() -> list[Finding]:
         if engine_ok
         else Finding("base image", False, "not checked: no Docker engine", "start the engine first")
     )
+    if engine_ok:
+        findings += _builder()
     findings.append(
         _tool(
             "kubectl",
@@ -102,6 +104,45 @@ def _docker_engine() -> Finding:
         f"server {facts['docker_server']}, "
         f"{facts['docker_storage_driver']}, {facts['docker_cpus']} CPUs",
     )
+
+
+def _builder() -> list[Finding]:
+    """Which builder grades Dockerfiles, and whether its build steps are cut off from containers
+    on the engine's default bridge (BuildKit's ``RUN`` steps are on it)."""
+    from graders.containers.builder import builder
+    from graders.containers.engine import connect
+
+    used = builder()
+    found = [
+        Finding(
+            "image builder",
+            used.buildkit,
+            used.name,
+            "install the docker-buildx plugin (or Debian's docker.io 20.10 CLI): learners' "
+            "Docker builds with BuildKit",
+            required=False,
+        )
+    ]
+    if used.buildkit:
+        client = connect(timeout=10)
+        try:
+            options = client.networks.get("bridge").attrs.get("Options", {})
+        finally:
+            client.close()
+        icc = options.get("com.docker.network.bridge.enable_icc", "true") == "true"
+        found.append(
+            Finding(
+                "build steps' network",
+                not icc,
+                "the default bridge allows traffic between containers: a build step could reach "
+                "a container on it"
+                if icc
+                else "the default bridge keeps containers apart (--icc=false)",
+                "start the engine with `dockerd --icc=false` (scripts/setup.sh does)",
+                required=False,
+            )
+        )
+    return found
 
 
 def _base_image() -> Finding:

@@ -24,7 +24,7 @@ if ! docker info >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io debootstrap >/dev/null
   fi
   echo "setup: starting dockerd (log: /tmp/mlops-labs-dockerd.log)" >&2
-  nohup dockerd --storage-driver=overlay2 >/tmp/mlops-labs-dockerd.log 2>&1 &
+  nohup dockerd --storage-driver=overlay2 --icc=false >/tmp/mlops-labs-dockerd.log 2>&1 &
   echo $! > .dockerd.pid
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { tail -20 /tmp/mlops-labs-dockerd.log >&2; exit 3; }

@@ -146,3 +146,19 @@ def docker_engine() -> Iterator[object]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def service_run(docker_engine: Any) -> Iterator[str]:
+    """A run id, on the base image, whose Docker objects are removed afterwards."""
+    import uuid
+
+    from graders.containers.cleanup import remove_run_resources
+    from graders.containers.images import STAND_IN_BASE, ensure_image
+
+    ensure_image(docker_engine, STAND_IN_BASE)
+    run_id = "test-" + uuid.uuid4().hex[:8]
+    try:
+        yield run_id
+    finally:
+        remove_run_resources(docker_engine, run_id)

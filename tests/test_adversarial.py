@@ -194,7 +194,8 @@ def test_run(docker_engine: docker.DockerClient) -> Iterator[str]:
 
 def start_listener(client: docker.DockerClient, run_id: str, network: str) -> tuple[Any, str]:
     """A listener container on ``network``; it and its ``ip:port``, once it answers a control
-    connection from a peer on that network (so the test can fail: the listener works)."""
+    connection (so the test can fail: the listener works) from a peer on that network, or from
+    the host on the engine's default bridge, whose containers are kept apart."""
     ensure_image(client, STAND_IN_BASE)
     spec = ContainerSpec(
         STAND_IN_BASE,
@@ -211,13 +212,16 @@ def start_listener(client: docker.DockerClient, run_id: str, network: str) -> tu
         time.sleep(0.2)
     container.reload()
     address = container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
-    control = (
-        f"import socket; socket.create_connection(({address!r}, {LISTENER_PORT}), timeout=5)"
-        ".sendall(b'control')"
-    )
-    client.containers.run(
-        STAND_IN_BASE, ["python", "-c", control], network=network, remove=True, user="10001"
-    )
+    if network == "bridge":  # containers on it are kept apart (--icc=false): from the host
+        socket.create_connection((address, LISTENER_PORT), timeout=5).sendall(b"control")
+    else:
+        control = (
+            f"import socket; socket.create_connection(({address!r}, {LISTENER_PORT}), timeout=5)"
+            ".sendall(b'control')"
+        )
+        client.containers.run(
+            STAND_IN_BASE, ["python", "-c", control], network=network, remove=True, user="10001"
+        )
     return container, f"{address}:{LISTENER_PORT}"
 
 
@@ -269,6 +273,7 @@ def prepare(
 
         return nothing_loaded
     if attack.harm == "gigabytes-of-output":
+        (folder / "cache-buster.txt").write_text(uuid.uuid4().hex)  # no step from the cache
         root = client.info()["DockerRootDir"]
         free_before = shutil.disk_usage(root).free if os.access(root, os.R_OK) else None
 

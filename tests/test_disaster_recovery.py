@@ -19,9 +19,14 @@ from pathlib import Path
 import pytest
 
 from graders.containers.sandbox import SandboxResult
-from graders.labs.disaster_recovery import probe
-from graders.labs.disaster_recovery.drills import Corruption, refused_properly
-from graders.labs.disaster_recovery.fixtures import Backup, LiveRegistry
+from graders.labs.disaster_recovery import checks, probe
+from graders.labs.disaster_recovery.drills import (
+    Corruption,
+    RunbookDrill,
+    drill_the_runbook,
+    refused_properly,
+)
+from graders.labs.disaster_recovery.fixtures import Backup, LiveRegistry, RestoreDrill
 from graders.labs.disaster_recovery.manifest import manifest_problems
 from graders.labs.disaster_recovery.runbook import longest_gap, parse_duration, read_runbook
 
@@ -257,3 +262,51 @@ def test_a_refusal_must_fail_name_the_file_and_touch_nothing(
     result = SandboxResult(exit_code, "", output, 0.3)
     reason = refused_properly(Corruption("artifacts/1/r/model.bin", result, untouched))
     assert (reason == "") if not verdict else (verdict in reason)
+
+
+class _NoDrill:
+    """A drill that must not be used: any command it is asked to run fails the test."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the drill was used ({name}) although the restore drill had failed")
+
+
+RESTORE_CRASHED = (
+    "`python -m drtool restore` failed (exit 1):\n"
+    "    Traceback (most recent call last):\n"
+    "    FileNotFoundError: [Errno 2] No such file or directory: '/drill/restored/mlflow.db'"
+)
+
+
+def test_the_runbook_is_not_drilled_on_a_registry_the_restore_drill_never_brought_back() -> None:
+    book = read_runbook((LAB / "solution/RUNBOOK.md").read_text())
+    failed = RestoreDrill(problem=RESTORE_CRASHED)
+    found = drill_the_runbook(_NoDrill(), book, failed)  # type: ignore[arg-type]
+    assert found.steps == [] and found.problem == ""
+    assert found.restore_failed == RESTORE_CRASHED
+
+
+def test_check_7_names_check_2_and_its_failure_never_a_traceback_nor_the_runbook() -> None:
+    book = read_runbook((LAB / "solution/RUNBOOK.md").read_text())
+    with pytest.raises(AssertionError) as raised:
+        checks.test_runbook_sections_and_commands_work(
+            book, RunbookDrill([], restore_failed=RESTORE_CRASHED)
+        )
+    message = str(raised.value)
+    assert message.startswith(
+        "the runbook's commands were not run: they back up the registry that the restore drill "
+        'of check 2 ("Restore brings back every model, version, alias, tag, run metric and '
+        'artifact") brings back, and that drill failed: `python -m drtool restore` failed (exit 1) '
+    )
+    assert "Traceback" not in message and "FileNotFoundError" not in message
+    assert "Backup section" not in message
+
+
+def test_a_runbook_whose_own_command_fails_is_still_blamed() -> None:
+    book = read_runbook((LAB / "solution/RUNBOOK.md").read_text())
+    result = SandboxResult(2, "", "drtool: error: unrecognized arguments: --dest", 0.1)
+    drilled = RunbookDrill(
+        [("python -m drtool backup --dest x", result)], "the runbook's command `x` failed"
+    )
+    with pytest.raises(AssertionError, match="the runbook's command `x` failed"):
+        checks.test_runbook_sections_and_commands_work(book, drilled)

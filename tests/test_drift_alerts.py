@@ -23,16 +23,18 @@ from graders.containers.images import infra_image
 from graders.containers.running import run_network
 from graders.errors import EnvironmentProblem
 from graders.fixtures.prometheus import promtool, running_prometheus
-from graders.labs.drift_alerts import grafana, statistics
+from graders.labs.drift_alerts import grafana, statistics, templating
 from graders.labs.drift_alerts.data import REFERENCE_ROWS, applications, write_reference
 from graders.labs.drift_alerts.promtool import (
     BUCKETS,
     SCENARIOS,
+    alert_intervals,
+    for_live_run,
     latency_series,
     load_rules,
     results,
     run_script,
-    with_for_shortened,
+    seconds,
 )
 
 SOLUTION = Path(__file__).parents[1] / "labs/professional/02-drift-alerts/solution"
@@ -130,9 +132,74 @@ def test_panels_include_nested_ones_and_skip_rows_text_and_hidden_targets() -> N
     ]
 
 
-def test_runnable_fills_grafana_and_template_variables() -> None:
+def test_fill_puts_in_grafana_and_template_variables() -> None:
     expr = 'rate(x{feature=~"$feature"}[$__rate_interval]) + y[${__range}] offset [[__interval]]'
-    assert grafana.runnable(expr, DASHBOARD) == 'rate(x{feature=~".*"}[1m]) + y[5m] offset 15s'
+    filled = templating.fill(expr, templating.read(DASHBOARD))
+    assert filled == 'rate(x{feature=~".*"}[1m]) + y[5m] offset 15s'
+
+
+def _variables(*variables: dict[str, Any]) -> dict[str, templating.Variable]:
+    return templating.read({"templating": {"list": list(variables)}})
+
+
+def test_variables_without_current_take_what_grafana_selects_on_load() -> None:
+    found = _variables(
+        {"name": "job", "type": "constant", "query": "drift-service"},
+        {"name": "first", "type": "custom", "query": "income : inc, age"},
+        {"name": "box", "type": "textbox", "query": "income"},
+        {"name": "step", "type": "interval", "query": "2m,10m"},
+        {"name": "every", "type": "custom", "query": "income,age", "includeAll": True},
+        {"name": "saved", "type": "query", "query": "x", "options": [{"value": "age"}]},
+    )
+    expr = '{job="$job", a="$first", b="${box}", c=~"[[every]]", d="$saved"}[$step]'
+    assert templating.fill(expr, found) == (
+        '{job="drift-service", a="inc", b="income", c=~"(income|age)", d="age"}[2m]'
+    )
+
+
+def test_multi_values_all_and_formats_follow_the_prometheus_data_source() -> None:
+    found = _variables(
+        {"name": "f", "multi": True, "current": {"value": ["income", "a.b"]}},
+        {"name": "one", "multi": True, "current": {"value": ["income"]}},
+        {"name": "any", "includeAll": True, "allValue": ".+", "current": {"value": "$__all"}},
+        {"name": "plain", "current": {"text": "x", "value": "x"}},
+    )
+    assert templating.fill('=~"$f" =~"$one" =~"$any" ="$plain"', found) == (
+        '=~"(income|a\\\\.b)" =~"income" =~".+" ="x"'
+    )
+    assert templating.fill("${f:csv} ${f:pipe} ${f:regex} ${one:json} $nope", found) == (
+        'income,a.b income|a.b (income|a\\.b) "income" $nope'
+    )
+
+
+def test_a_query_variable_without_options_is_looked_up_on_prometheus() -> None:
+    found = _variables(
+        {"name": "job", "type": "constant", "query": "drift-service"},
+        {"name": "feature", "type": "query", "includeAll": True, "sort": 1,
+         "query": {"query": 'label_values(feature_drift_psi{job="$job"}, feature)'}},
+        {"name": "first", "type": "query", "query": "label_values(feature)", "regex": "/^(a.*)/"},
+        {"name": "odd", "type": "query", "query": "label_names()"},
+    )  # fmt: skip
+    asked: list[list[str]] = []
+
+    def ask(queries: list[str]) -> list[list[dict[str, Any]]]:
+        asked.append(queries)
+        return [[{"metric": {"feature": f}} for f in ("income", "age")] for _ in queries]
+
+    templating.settle(found, ask)
+    assert asked == [[
+        'group by (feature) (feature_drift_psi{job="drift-service"})',
+        'group by (feature) ({feature!=""})',
+    ]]  # fmt: skip
+    expr = 'x{feature=~"$feature"} y{feature="$first"} z{l=~"$odd"}'
+    assert templating.fill(expr, found) == 'x{feature=~"(age|income)"} y{feature="age"} z{l=~".*"}'
+
+
+def test_metric_names_and_why_a_query_returns_nothing() -> None:
+    expr = 'sum by (le) (rate(a_bucket{job="b"}[1m] offset 5m)) / on(x) group_left c * 1e3'
+    assert grafana.metric_names(expr) == ["a_bucket", "c"]
+    assert "no series of a_bucket" in grafana.why_no_data(expr, {"c"})
+    assert "label matcher or filter" in grafana.why_no_data(expr, {"a_bucket", "c"})
 
 
 def test_names_metric_ignores_label_values_and_longer_names() -> None:
@@ -164,9 +231,11 @@ def test_load_rules_says_what_is_wrong(tmp_path: Path) -> None:
         load_rules(tmp_path / "rules.yml")
 
 
-def test_live_run_shortens_every_for_and_keeps_the_rest() -> None:
+def test_live_run_shortens_every_for_and_group_interval_and_keeps_the_rest() -> None:
     rules = load_rules(SOLUTION / "monitoring/rules.yml")
-    shortened = yaml.safe_load(with_for_shortened(rules, "5s"))
+    rules["groups"][0]["interval"] = "30s"
+    shortened = yaml.safe_load(for_live_run(rules, "1s", "5s"))
+    assert [g.get("interval") for g in shortened["groups"]] == ["1s", None]
     alerts = [r for g in shortened["groups"] for r in g["rules"]]
     assert [r["for"] for r in alerts] == ["5s", "5s"]
     assert [r["alert"] for r in alerts] == ["FeatureDrift", "HighLatencyP95"]
@@ -182,6 +251,21 @@ def test_slow_tail_series_has_a_high_p95_but_a_low_mean() -> None:
     below_one = series[next(k for k in series if 'le="1.0"' in k)].split()
     assert float(below_one[-1]) / float(count[-1]) == pytest.approx(0.9)  # 10 % above 1 s
     assert len([k for k in series if "_bucket" in k]) == len(BUCKETS)
+
+
+def test_hidden_tests_evaluate_each_alert_at_its_groups_interval() -> None:
+    assert [seconds(d) for d in ("30s", "1m30s", "100ms", "0", "soon")] == [30, 90, 0.1, None, None]
+    rules = load_rules(SOLUTION / "monitoring/rules.yml")
+    rules["groups"][0]["interval"] = "30s"
+    rules["groups"][1]["interval"] = "1s"
+    intervals = alert_intervals(rules)
+    assert intervals == {"FeatureDrift": "30s", "HighLatencyP95": "10s"}
+    noise = next(s for s in SCENARIOS if s.name == "no-alert-on-noise").test_files(intervals)
+    assert sorted(noise) == ["no-alert-on-noise@10s.yml", "no-alert-on-noise@30s.yml"]
+    document = yaml.safe_load(noise["no-alert-on-noise@30s.yml"])
+    assert document["evaluation_interval"] == "30s"
+    assert all("FeatureDrift" in c["expr"] for c in document["tests"][0]["promql_expr_test"])
+    assert list(SCENARIOS[0].test_files({})) == [f"{SCENARIOS[0].name}.yml"]
 
 
 def test_every_scenario_file_loads_the_learners_rules_and_asks_about_alerts() -> None:
@@ -225,12 +309,31 @@ def test_hidden_scenarios_pass_on_the_reference_rules_and_a_silent_rule_fails_th
     docker_engine: docker.DockerClient, prometheus_run: tuple[str, str, str]
 ) -> None:
     image, run_id, _ = prometheus_run
-    files = {f"{s.name}.yml": s.test_file() for s in SCENARIOS}
+    reference = (SOLUTION / "monitoring/rules.yml").read_text()
     silent = "groups: [{name: g, rules: [{alert: FeatureDrift, expr: vector(0) > 1}]}]\n"
+    summed = reference.replace(
+        'max by (feature) (feature_drift_psi{job="drift-service"})',
+        'sum(feature_drift_psi{job="drift-service"})',
+    )
+    income_only = reference.replace('{job="drift-service"}) > 0.2', '{feature="income"}) > 0.2')
+
+    def every(interval: str) -> str:  # the drift group evaluated every ``interval``
+        return reference.replace(
+            "name: model-drift\n", f"name: model-drift\n    interval: {interval}\n"
+        )
+
+    fires = {"drift-fires-after-its-for", "latency-fires-on-a-slow-tail"}
     for rules, fails in (
-        ((SOLUTION / "monitoring/rules.yml").read_text(), set()),
-        (silent, {"drift-fires-after-its-for.yml", "latency-fires-on-a-slow-tail.yml"}),
+        (reference, set()),
+        (every("30s"), set()),
+        (every("15m"), {"drift-fires-after-its-for", "drift-judged-per-feature"}),
+        (silent, fires | {"drift-judged-per-feature"}),
+        (summed, {"drift-judged-per-feature"}),
+        (income_only, {"drift-judged-per-feature"}),
     ):
+        assert rules != reference or not fails
+        intervals = alert_intervals(yaml.safe_load(rules))
+        files = {n: t for s in SCENARIOS for n, t in s.test_files(intervals).items()}
         with _folder({**files, "rules.yml": rules}) as folder:
             done = promtool(
                 docker_engine, image, run_script(sorted(files), "/t"),
@@ -238,7 +341,10 @@ def test_hidden_scenarios_pass_on_the_reference_rules_and_a_silent_rule_fails_th
             )  # fmt: skip
         outcome = results(done.stdout)
         assert set(outcome) == set(files)
-        assert {name for name, (code, _) in outcome.items() if code} == fails
+        failed = {
+            name.split("@")[0].removesuffix(".yml") for name, (code, _) in outcome.items() if code
+        }
+        assert failed == fails, rules
 
 
 @pytest.mark.docker

@@ -15,10 +15,17 @@ import docker
 import pytest
 import yaml
 
+from graders.containers.services import Exit
 from graders.errors import LearnerFailure
-from graders.labs.ha_inference_on_kind import policy
-from graders.labs.ha_inference_on_kind.fixtures import quantity_bytes, quantity_cpus, run_spec
+from graders.labs.ha_inference_on_kind import diagnosis, policy
+from graders.labs.ha_inference_on_kind.fixtures import (
+    allowance,
+    quantity_bytes,
+    quantity_cpus,
+    run_spec,
+)
 from graders.labs.ha_inference_on_kind.manifests import Manifests, render
+from graders.labs.ha_inference_on_kind.quantities import NotAQuantity, quantity
 
 SOLUTION = Path(__file__).parents[1] / "labs/professional/03-ha-inference-on-kind/solution"
 RULES = (
@@ -127,19 +134,62 @@ def test_one_change_breaks_exactly_its_rule(
 
 
 @pytest.mark.parametrize(
-    ("budget", "allows"),
+    ("budget", "replicas", "allowed"),
     [
-        ({"minAvailable": 2}, True),
-        ({"minAvailable": 3}, False),
-        ({"minAvailable": 4}, False),
-        ({"minAvailable": "100%"}, False),
-        ({"minAvailable": "60%"}, True),
-        ({"maxUnavailable": "0%"}, False),
-        ({"maxUnavailable": 1}, True),
+        ({"minAvailable": 2}, 3, 1),
+        ({"minAvailable": 3}, 3, 0),
+        ({"minAvailable": 4}, 3, 0),
+        ({"minAvailable": "100%"}, 3, 0),
+        # a percentage of minAvailable is rounded up: 66 % of 3 is 1.98 -> 2, 67 % is 2.01 -> 3
+        ({"minAvailable": "66%"}, 3, 1),
+        ({"minAvailable": "67%"}, 3, 0),
+        ({"minAvailable": "90%"}, 3, 0),  # 2.7 -> 3: the issue's case
+        ({"minAvailable": "90%"}, 10, 1),  # exactly 9
+        ({"minAvailable": "50%"}, 7, 3),  # 3.5 -> 4, Kubernetes' documented example
+        # a percentage of maxUnavailable is rounded up too: 1 % of 3 is 0.03 -> 1
+        ({"maxUnavailable": "1%"}, 3, 1),
+        ({"maxUnavailable": "33%"}, 3, 1),  # 0.99 -> 1
+        ({"maxUnavailable": "34%"}, 3, 2),  # 1.02 -> 2
+        ({"maxUnavailable": "0%"}, 3, 0),
+        ({"maxUnavailable": 0}, 3, 0),
+        ({"maxUnavailable": 1}, 3, 1),
+        ({"maxUnavailable": 5}, 3, 3),
+        ({}, 3, 3),
     ],
 )
-def test_a_budget_that_lets_no_pod_go_blocks_drains(budget: dict[str, Any], allows: bool) -> None:
-    assert policy.allows_a_disruption(budget, replicas=3) is allows
+def test_allowed_disruptions_are_computed_as_the_disruption_controller_does(
+    budget: dict[str, Any], replicas: int, allowed: int
+) -> None:
+    assert policy.allowed_disruptions(budget, replicas) == allowed
+
+
+def test_a_90_percent_budget_of_3_replicas_is_refused_with_its_rounding(
+    reference: Manifests,
+) -> None:
+    budget = changed(reference, "PodDisruptionBudget", "spec", "maxUnavailable", None)
+    budget = changed(budget, "PodDisruptionBudget", "spec", "minAvailable", "90%")
+    assert policy.high_availability(budget) == [
+        "the PodDisruptionBudget inference, with 3 replicas (the HPA's minReplicas): "
+        "minAvailable '90%' is 2.7 pods, which Kubernetes rounds up to 3, so all 3 must stay "
+        "available: it allows no disruption, and `kubectl drain` hangs"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("budget", "said"),
+    [
+        ({"minAvailable": 1, "maxUnavailable": 1}, "both minAvailable and maxUnavailable"),
+        ({"minAvailable": "150%"}, "more than 100%"),
+        ({"maxUnavailable": -1}, "negative"),
+        ({"maxUnavailable": "1.5%"}, "neither a number of pods nor a percentage"),
+        ({"minAvailable": "2"}, "neither a number of pods nor a percentage"),
+        ({"maxUnavailable": 0}, "maxUnavailable 0 lets no pod be evicted"),
+    ],
+)
+def test_a_budget_the_api_server_refuses_or_that_blocks_drains_is_named(
+    budget: dict[str, Any], said: str
+) -> None:
+    assert said in policy.disruption_problem(budget, 3)
 
 
 def test_container_rules_see_probes_resources_security_and_the_tag(reference: Manifests) -> None:
@@ -160,17 +210,64 @@ def test_container_rules_see_probes_resources_security_and_the_tag(reference: Ma
 
 
 @pytest.mark.parametrize(
-    ("quantity", "cpus"), [("500m", 0.5), ("1", 1.0), (2, 2.0), ("", None), (None, None)]
+    ("quantity", "cpus"),
+    [("500m", 0.5), ("1", 1.0), (2, 2.0), (0.25, 0.25), ("2e-1", 0.2), ("", None), (None, None)],
 )
 def test_cpu_quantities(quantity: Any, cpus: float | None) -> None:
     assert quantity_cpus(quantity) == cpus
 
 
 @pytest.mark.parametrize(
-    ("quantity", "size"), [("512Mi", 512 * 2**20), ("1G", 10**9), ("64Ki", 65536), ("1000", 1000)]
+    ("quantity", "size"),
+    [
+        ("512Mi", 512 * 2**20),
+        ("1G", 10**9),
+        ("1.5Gi", 3 * 2**29),
+        ("64Ki", 65536),
+        ("128k", 128000),
+        ("1000", 1000),
+        ("5e8", 5 * 10**8),
+        ("1E3", 1000),  # an exponent, not exa
+        ("1E", 10**18),  # exa
+        ("100m", 1),  # a tenth of a byte, rounded up as Kubernetes does
+    ],
 )
 def test_memory_quantities(quantity: str, size: int) -> None:
     assert quantity_bytes(quantity) == size
+
+
+@pytest.mark.parametrize("text", ["512MB", "1 Gi", "Mi", "1e", "abc", "1.2.3", "--1"])
+def test_what_the_api_server_refuses_is_not_a_quantity(text: str) -> None:
+    with pytest.raises(NotAQuantity):
+        quantity(text)
+    with pytest.raises(LearnerFailure, match="not a Kubernetes quantity"):
+        quantity_bytes(text)
+
+
+RESOURCES = (*POD, "containers", 0, "resources")
+
+
+@pytest.mark.parametrize(
+    ("requests", "limits", "said"),
+    [
+        ({"cpu": "100m", "memory": "512Mi"}, {"cpu": "1", "memory": "512Mi"}, ""),  # equal
+        ({"cpu": "1000m", "memory": "1Gi"}, {"cpu": 1, "memory": "1073741824"}, ""),
+        ({"cpu": "1001m", "memory": "1M"}, {"cpu": "1", "memory": "1Mi"}, "cpu request '1001m'"),
+        ({"cpu": "1", "memory": "1Mi"}, {"cpu": "1", "memory": "1M"}, "memory request '1Mi'"),
+        ({"cpu": "2e-1", "memory": "1G"}, {"cpu": "200m", "memory": "1Gi"}, ""),
+        ({"cpu": "100m", "memory": "768Mi"}, {"cpu": "1", "memory": "512Mi"}, "more than its"),
+        ({"cpu": "100m", "memory": "256MB"}, {"cpu": "1", "memory": "512Mi"}, "'256MB' is not"),
+    ],
+)
+def test_a_request_above_its_limit_is_refused_as_the_api_server_does(
+    reference: Manifests, requests: dict[str, Any], limits: dict[str, Any], said: str
+) -> None:
+    manifests = changed(reference, *RESOURCES, {"requests": requests, "limits": limits})
+    problems = policy.requests_and_limits(manifests)
+    if said:
+        assert len(problems) == 1 and said in problems[0], problems
+    else:
+        assert problems == []
 
 
 def test_run_spec_keeps_the_manifests_promises(reference: Manifests) -> None:
@@ -217,3 +314,51 @@ def test_kustomize_runs_in_the_sandbox_without_network(
         path.chmod(0o755 if path.is_dir() else 0o644)
     with pytest.raises(LearnerFailure, match="kubectl kustomize k8s/ failed"):
         render(docker_engine, runner_image(docker_engine), tmp_path, "test-kustomize")
+
+
+def test_an_oom_kill_is_told_with_its_exit_code_and_memory_limit_and_each_probe() -> None:
+    probes = [
+        diagnosis.ProbeSeen("readiness", "/health", "http", 8080, "connection refused"),
+        diagnosis.ProbeSeen("liveness", "/live", 8080, 8080, "HTTP 503"),
+    ]
+    message = diagnosis.stopped(Exit(137, True, 40 * 2**20), "40Mi", probes, "")
+    assert message == (
+        "run as declared, the container stopped before its probes all answered 200: exit code "
+        "137, OOMKilled: the kernel killed it for using more than its memory limit, 40 MiB "
+        "(limits.memory '40Mi')\n"
+        "  readiness probe GET /health on port http (8080): last connection refused\n"
+        "  liveness probe GET /live on port 8080: last HTTP 503\n"
+        "  its last output:\n    (it wrote nothing)"
+    )
+
+
+def test_a_plain_exit_is_not_called_an_oom_kill() -> None:
+    assert diagnosis.how_it_ended(Exit(1, False, 2**30)) == (
+        "exit code 1; it ran with a memory limit of 1 GiB"
+    )
+    assert "killed by SIGKILL, not OOMKilled" in diagnosis.how_it_ended(Exit(137, False, 0))
+
+
+def test_probes_still_failing_at_the_deadline_are_each_named() -> None:
+    probes = [diagnosis.ProbeSeen("startup", "/started", "http", 8080, "HTTP 500")]
+    message = diagnosis.not_ready(30, probes, "loading\nstill loading")
+    assert "within 30 s" in message
+    assert "  startup probe GET /started on port http (8080): last HTTP 500" in message
+    assert message.endswith("    loading\n    still loading")
+
+
+def test_the_allowance_adds_the_startup_probes_to_the_liveness_probes() -> None:
+    liveness = {"initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 3}
+    assert allowance({"livenessProbe": liveness}) == 40
+    assert allowance({"livenessProbe": liveness, "startupProbe": {"failureThreshold": 6}}) == 100
+    assert allowance({}) == 30  # Kubernetes' defaults: 0 + 10 x 3
+
+
+def test_a_deployment_selector_that_misses_its_template_is_refused_as_the_api_server_does(
+    reference: Manifests,
+) -> None:
+    assert policy.api_refusals(reference) == []
+    other = {"matchLabels": {"app.kubernetes.io/name": "inference-api"}}
+    problems = policy.api_refusals(changed(reference, "Deployment", "spec", "selector", other))
+    assert len(problems) == 1 and "does not select the pod template's labels" in problems[0]
+    assert policy.api_refusals(changed(reference, "Deployment", "spec", "selector", {}))

@@ -212,3 +212,21 @@ def test_an_engine_error_that_is_not_about_the_image_stays_an_engine_error(
         ):
             pass
     assert raised.value.status_code == 404
+
+
+@pytest.mark.docker
+def test_the_offline_stand_in_has_python_where_the_real_slim_image_has_it(
+    docker_engine: docker.DockerClient,
+) -> None:
+    ensure_image(docker_engine, STAND_IN_BASE)
+    labels = docker_engine.images.get(STAND_IN_BASE).labels or {}
+    if "org.mlops-labs.stand-in" not in labels:
+        pytest.skip("python:3.11-slim here is the real image, not the offline stand-in")
+    found = docker_engine.containers.run(
+        STAND_IN_BASE,
+        ["sh", "-c", "for n in python python3 python3.11 pip pip3; do command -v $n; done"],
+        remove=True,
+    ).decode()
+    assert found.split() == [
+        f"/usr/local/bin/{name}" for name in ("python", "python3", "python3.11", "pip", "pip3")
+    ]

@@ -10,7 +10,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -19,8 +18,7 @@ import docker
 import pytest
 from rich.console import Console
 
-from graders.containers.cleanup import remove_run_resources
-from graders.containers.images import STAND_IN_BASE, ensure_image
+from graders.containers.images import STAND_IN_BASE
 from graders.containers.running import ContainerSpec
 from graders.containers.services import running_service
 from graders.errors import LearnerFailure
@@ -384,17 +382,6 @@ def test_a_grading_s_blocked_heavy_phase_reaches_the_events_file(
         if json.loads(line)["event"] == "machine"
     ]
     assert machine == [MEASURING, ""]
-
-
-@pytest.fixture
-def service_run(docker_engine: docker.DockerClient) -> Iterator[str]:
-    """A run id whose containers are removed afterwards, on the base image."""
-    ensure_image(docker_engine, STAND_IN_BASE)
-    run_id = "test-" + uuid.uuid4().hex[:8]
-    try:
-        yield run_id
-    finally:
-        remove_run_resources(docker_engine, run_id)
 
 
 def start_measuring(folder: Path, log: list[str]) -> threading.Thread:

@@ -3,8 +3,11 @@ pieces it needs (a service name on a network, a volume that outlives a container
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from types import SimpleNamespace
+from typing import Any
 
 import docker
 import pytest
@@ -15,7 +18,13 @@ from graders.containers.running import ContainerSpec, run_network, start_contain
 from graders.containers.sandbox import SandboxResult, runner_image
 from graders.containers.workspace import open_workspace
 from graders.errors import LearnerFailure
-from graders.labs.model_registry.audit import audit_events, expected_events, timestamp
+from graders.labs.model_registry import server
+from graders.labs.model_registry.audit import (
+    audit_events,
+    expected_events,
+    rollback_targets,
+    timestamp,
+)
 from graders.labs.model_registry.scenario import Scenario, Step
 
 LAB = find_lab("professional/01-model-registry")
@@ -34,30 +43,70 @@ def step(before: str | None, after: str | None, code: int = 0, version: str = ""
     )
 
 
-def test_expected_events_are_the_moves_and_refusals_the_grader_saw() -> None:
+def scenario_of(**steps: Step) -> Scenario:
+    """A scenario whose steps are ``steps`` (keyword names with ``_`` for ``-``), in order."""
     scenario = Scenario("churn", {})
-    scenario.steps = {
-        "promote-baseline": step(None, "1"),
-        "promote-worse": step("1", "1", code=1, version="2"),
-        "promote-unapproved": step("1", "1", code=1, version="3"),
-        "promote-better": step("1", "4"),
-        "rollback": step("4", "1"),
-    }
+    scenario.steps = {key.replace("_", "-"): value for key, value in steps.items()}
+    return scenario
+
+
+def played(rollbacks: list[tuple[str, str, int]]) -> Scenario:
+    """The README's scenario as a correct gate plays it, then ``rollbacks`` as (before, after,
+    exit code), the first two before the audit."""
+    keys = ("rollback", "rollback_again", "rollback_nothing_left")
+    moves = {key: step(b, a, code=c) for key, (b, a, c) in zip(keys, rollbacks, strict=True)}
+    return scenario_of(
+        promote_baseline=step(None, "1"),
+        promote_worse=step("1", "1", code=1, version="2"),
+        promote_unapproved=step("1", "1", code=1, version="3"),
+        promote_better=step("1", "4"),
+        promote_reviewed=step("4", "3"),
+        rollback=moves["rollback"],
+        rollback_again=moves["rollback_again"],
+        audit=step("1", "1"),
+        rollback_nothing_left=moves["rollback_nothing_left"],
+    )
+
+
+def test_expected_events_are_the_moves_and_refusals_the_grader_saw_before_the_audit() -> None:
+    scenario = played([("3", "4", 0), ("4", "1", 0), ("1", "1", 1)])
     assert [(a, f, t) for a, _, f, t in expected_events(scenario)] == [
         ("promote", None, "1"),
         ("refuse", "1", "2"),
         ("refuse", "1", "3"),
         ("promote", "1", "4"),
+        ("promote", "4", "3"),
+        ("rollback", "3", "4"),
         ("rollback", "4", "1"),
     ]
 
 
 def test_a_promotion_that_exits_0_without_moving_expects_no_event() -> None:
-    scenario = Scenario("churn", {})
-    scenario.steps = {key: step("1", "1") for key in (
-        "promote-baseline", "promote-worse", "promote-unapproved", "promote-better", "rollback"
-    )}  # fmt: skip
+    scenario = scenario_of(**{key: step("1", "1") for key in (
+        "promote_baseline", "promote_worse", "promote_unapproved", "promote_better", "rollback"
+    )})  # fmt: skip
     assert expected_events(scenario) == []
+
+
+def test_rollbacks_restore_the_champions_of_a_stack_then_refuse() -> None:
+    scenario = played([("3", "4", 0), ("4", "1", 0), ("1", "1", 1)])
+    assert [(target, history) for _, target, history in rollback_targets(scenario)] == [
+        ("4", ["1", "4", "3"]),
+        ("1", ["1", "4"]),
+        (None, ["1"]),  # nothing left: must be refused
+    ]
+
+
+def test_rollback_targets_follow_the_moves_the_grader_saw() -> None:
+    # a gate that let the worse model through and refused the better ones: the stack is 1, 2
+    scenario = scenario_of(
+        promote_baseline=step(None, "1"),
+        promote_worse=step("1", "2"),
+        promote_better=step("2", "2", code=1, version="4"),
+        rollback=step("2", "1"),
+        rollback_again=step("1", "1", code=1),
+    )
+    assert [target for _, target, _ in rollback_targets(scenario)] == ["1", None]
 
 
 @pytest.mark.parametrize(
@@ -90,6 +139,71 @@ def test_audit_is_read_as_json_lines_or_one_array() -> None:
     broken.result = SandboxResult(0, "promote 1\n", "", 1.0)
     with pytest.raises(LearnerFailure, match="not JSON lines"):
         audit_events(broken)
+
+
+class FakeServer:
+    """What the grader reads of a container: its health states in turn, its processes (UID,
+    command) and the owner of /data."""
+
+    def __init__(
+        self,
+        *states: dict[str, Any],
+        processes: tuple[tuple[str, str], ...] = (("10001", "mlflow server"),),
+        owner: str = "10001",
+    ) -> None:
+        self.states, self.processes, self.owner = list(states), processes, owner
+        self.attrs: dict[str, Any] = {}
+
+    def reload(self) -> None:
+        self.attrs = {"State": self.states.pop(0) if len(self.states) > 1 else self.states[0]}
+
+    def exec_run(self, command: list[str]) -> SimpleNamespace:
+        if command[0] == "sh":  # the process list, as /proc gives it
+            text = "".join(f"{uid} {args}\n" for uid, args in self.processes)
+        else:  # stat -c %u /data
+            text = f"{self.owner}\n"
+        return SimpleNamespace(exit_code=0, output=text.encode())
+
+
+def health(status: str, code: int = 0, output: str = "") -> dict[str, Any]:
+    log = [{"ExitCode": code, "Output": output}] if status != "starting" else []
+    return {"Running": True, "Health": {"Status": status, "Log": log}}
+
+
+def test_health_waits_for_docker_to_say_healthy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "HEALTH_PAUSE", 0)
+    fake = FakeServer(health("starting"), health("starting"), health("healthy"))
+    assert server.health_problem(fake, time.monotonic()) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("state", "ready_before", "says"),
+    [
+        ({"Running": True}, 0, "no HEALTHCHECK"),
+        (health("unhealthy", 1, "Connection refused"), 0, "unhealthy.*Connection refused"),
+        (health("starting"), 61, "still 'starting' 60 s after"),
+    ],
+)
+def test_health_says_why_it_never_became_healthy(
+    state: dict[str, Any], ready_before: float, says: str
+) -> None:
+    problem = server.health_problem(FakeServer(state), time.monotonic() - ready_before)  # type: ignore[arg-type]
+    assert problem is not None and re.search(says, problem), problem
+
+
+@pytest.mark.parametrize(
+    ("processes", "owner", "says"),
+    [
+        ((("10001", "mlflow server"), ("10001", "gunicorn")), "10001", None),
+        ((("0", "mlflow server"),), "0", "runs as root"),
+        ((("10001", "mlflow server"),), "0", "owned by UID 0"),
+    ],
+)
+def test_the_server_user_is_read_from_its_processes(
+    processes: tuple[tuple[str, str], ...], owner: str, says: str | None
+) -> None:
+    problems = server.user_problems(FakeServer({}, processes=processes, owner=owner))  # type: ignore[arg-type]
+    assert (problems == []) if says is None else says in problems[0], problems
 
 
 def test_starter_and_solution_share_the_cli_and_the_constraints() -> None:
@@ -144,6 +258,25 @@ def test_a_service_name_and_a_volume_outlive_a_replaced_container(
             ) as workspace:
                 done = workspace.run(READ_THROUGH_THE_SERVICE_NAME, cwd="/tmp")
             assert done.stdout.strip() == "2", done.stdout + done.stderr
+    finally:
+        remove_run_resources(docker_engine, run_id)
+    assert not labelled(docker_engine, run_id)
+
+
+@pytest.mark.docker
+def test_process_users_are_read_inside_the_container(docker_engine: docker.DockerClient) -> None:
+    run_id = "test-" + uuid.uuid4().hex[:8]
+    image = runner_image(docker_engine)
+    try:
+        spec = ContainerSpec(
+            image=image, run_id=run_id, name_hint="uid", user="4321:4321",
+            command=["python", "-c", "import time; time.sleep(60)"],
+        )  # fmt: skip
+        container = start_container(docker_engine, spec)
+        users = server.process_users(container)
+        assert users and {uid for uid, _ in users} == {"4321"}, users
+        assert any("time.sleep(60)" in command for _, command in users), users
+        assert server.data_owner(container) is None  # no /data in this image
     finally:
         remove_run_resources(docker_engine, run_id)
     assert not labelled(docker_engine, run_id)

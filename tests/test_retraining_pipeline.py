@@ -5,27 +5,39 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker
 import pytest
 
 from graders.catalogue import find_lab
 from graders.containers.cleanup import remove_run_resources
-from graders.containers.sandbox import runner_image
+from graders.containers.sandbox import SandboxResult, runner_image
 from graders.containers.workspace import Workspace, open_workspace, stage_readable
+from graders.errors import LearnerFailure
 from graders.fixtures.scenario import copy_probe
 from graders.labs._shared.churn import HEADER
-from graders.labs.retraining_pipeline.crontab import parse_crontab, split_percent
+from graders.labs.retraining_pipeline.contract_cases import kept_beside_its_namesake, quarantined
+from graders.labs.retraining_pipeline.crontab import job_environment, parse_crontab, split_percent
 from graders.labs.retraining_pipeline.data import (
+    COLUMNS,
     SHIPPED,
     Batch,
     hidden_batches,
     shipped_files,
     write_shipped,
+)
+from graders.labs.retraining_pipeline.fixtures import RunResult
+from graders.labs.retraining_pipeline.schedule import (
+    JobRun,
+    explain,
+    job_script,
+    missing_command,
+    written_logs,
 )
 
 LAB = find_lab("foundation/04-retraining-pipeline")
@@ -49,7 +61,7 @@ def test_starter_and_solution_share_the_provided_code() -> None:
         assert (LAB.starter / path).read_text() == (LAB.solution / path).read_text(), path
 
 
-def test_hidden_batches_have_new_customers_and_distinct_names() -> None:
+def test_hidden_batches_have_new_customers_and_distinct_files() -> None:
     batches = hidden_batches()
     shipped = {
         row.split(",")[0]
@@ -57,11 +69,13 @@ def test_hidden_batches_have_new_customers_and_distinct_names() -> None:
         for row in content.decode().split()
     }
     seen: set[str] = set()
-    for batch in batches.values():
+    for role, batch in batches.items():
+        if role == "duplicate":
+            continue
         ids = {row["customer_id"] for row in table(batch)}
         assert not ids & shipped and not ids & seen, batch.name
         seen |= ids
-    assert len({b.name for b in batches.values()}) == len(batches)
+    assert len({b.file for b in batches.values()}) == len(batches)
 
 
 def test_each_bad_batch_breaks_only_its_column() -> None:
@@ -73,12 +87,29 @@ def test_each_bad_batch_breaks_only_its_column() -> None:
             assert not broken, batch.name
 
 
+def test_the_readme_cases_are_in_the_hidden_batches() -> None:
+    batches = hidden_batches()
+    shipped = shipped_files()["incoming/batch-2026-11-01.csv"]
+    duplicate, taken = batches["duplicate"], batches["name-taken"]
+    assert duplicate.content == shipped and duplicate.name != duplicate.repeats
+    assert taken.name == duplicate.repeats and taken.content != shipped and taken.file != taken.name
+    cut = batches["cut"].content
+    last = cut.decode().splitlines()[-1].split(",")
+    assert not cut.endswith(b"\n") and len(last) == len(COLUMNS)
+    assert cut.decode().splitlines()[0].endswith(",monthly_charges")
+    assert 18 <= float(last[-1]) <= 120  # the cut charge still looks valid
+    decimals = [row["tenure_months"] for row in table(batches["good-among-bad"])]
+    assert "0.0" in decimals or any(value.endswith(".0") for value in decimals)
+
+
 def contract_breaches(row: dict[str, Any]) -> set[str]:
     """The columns of ``row`` that break the lab's data contract (a plain reading of it)."""
     found = {column for column in HEADER.split(",") if column not in row}
     for column, (low, high) in RANGES.items():
         value = row.get(column)
-        if value is not None and (not value.lstrip("-").isdigit() or not low <= int(value) <= high):
+        try:
+            assert value is None or (float(value).is_integer() and low <= float(value) <= high)
+        except (ValueError, AssertionError):
             found.add(column)
     charges = row.get("monthly_charges")
     if charges is not None:
@@ -149,6 +180,188 @@ def test_crontab_percent_ends_the_command_unless_escaped() -> None:
         "mail -s hi me",
         "line one\nline two",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "schedule", "command"),
+    [
+        ("@daily\tcd /srv && run", "@daily", "cd /srv && run"),
+        ("@hourly \t  run", "@hourly", "run"),
+        ("30\t2\t*\t*\t*\trun  it", "30 2 * * *", "run  it"),
+    ],
+)
+def test_crontab_fields_are_separated_by_any_blanks(text: str, schedule: str, command: str) -> None:
+    _, jobs = parse_crontab(text)
+    assert [(job.schedule, job.command) for job in jobs] == [(schedule, command)]
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "value"),
+    [
+        ("PATH=/usr/local/bin:/usr/bin", "PATH", "/usr/local/bin:/usr/bin"),
+        ('PATH = "/opt/my venv/bin:/usr/bin"  ', "PATH", "/opt/my venv/bin:/usr/bin"),
+        ("\tSHELL\t=\t/bin/bash\t", "SHELL", "/bin/bash"),
+        ("A='x y'", "A", "x y"),
+        ('MAILTO=""', "MAILTO", ""),
+        ("MAILTO=", "MAILTO", ""),
+        ("B=$HOME/x", "B", "$HOME/x"),  # taken literally: no expansion
+        ('C=a "b" c', "C", 'a "b" c'),  # quotes count only around the whole value
+        ("CRON_TZ=Europe/Paris", "CRON_TZ", "Europe/Paris"),
+        ('"MY VAR"=1', "MY VAR", "1"),
+    ],
+)
+def test_crontab_environment_lines_follow_crons_quoting(line: str, name: str, value: str) -> None:
+    environment, jobs = parse_crontab(line + "\n@daily run\n")
+    assert environment == {name: value} and jobs[0].environment == {name: value}
+
+
+@pytest.mark.parametrize("line", ['A="x" y', "A='x", 'PATH="/usr/bin" # a comment', "=x"])
+def test_crontab_lines_cron_cannot_read_as_variables_are_refused(line: str) -> None:
+    with pytest.raises(ValueError, match="line 1"):
+        parse_crontab(line + "\n")
+
+
+def test_a_variable_line_can_look_like_a_job() -> None:
+    environment, jobs = parse_crontab("A=1 * * * * run\n")  # cron: A is "1 * * * * run"
+    assert environment == {"A": "1 * * * * run"} and jobs == []
+
+
+def test_crontab_variables_apply_to_the_jobs_below_them() -> None:
+    _, jobs = parse_crontab("SHELL=/bin/bash\n@daily a\nPATH=/opt/bin\n@hourly b\n")
+    assert jobs[0].environment == {"SHELL": "/bin/bash"}
+    assert jobs[1].environment == {"SHELL": "/bin/bash", "PATH": "/opt/bin"}
+
+
+def test_cron_runs_a_job_with_its_defaults_and_the_crontabs_variables() -> None:
+    _, (plain,) = parse_crontab("@daily run\n")
+    assert job_environment(plain, "/home/u", "u") == {
+        "SHELL": "/bin/sh",
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/home/u",
+        "LOGNAME": "u",
+        "USER": "u",
+    }
+    _, (set_up,) = parse_crontab("SHELL=/bin/bash\nPATH=/opt\nLOGNAME=root\nMAILTO=x\n@daily r\n")
+    found = job_environment(set_up, "/home/u", "u")
+    assert (found["SHELL"], found["PATH"], found["LOGNAME"], found["MAILTO"]) == (
+        "/bin/bash",
+        "/opt",
+        "u",  # LOGNAME is the crontab owner's, whatever the crontab says
+        "x",
+    )
+
+
+def run_like_cron(crontab: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run a crontab's job on this machine the way the grader does in its sandbox."""
+    _, (job,) = parse_crontab(crontab)
+    script, _ = job_script(job, str(tmp_path))
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+
+
+BASH_JOB = '@daily [[ -d "$PROJECT_DIR" ]] && echo "$SHELL $PATH" > "$PROJECT_DIR/out"\n'
+
+
+def test_a_job_needing_bash_fails_under_crons_default_shell(tmp_path: Path) -> None:
+    done = run_like_cron(BASH_JOB, tmp_path)
+    assert done.returncode == 127 and not (tmp_path / "out").exists()
+    assert missing_command(done.stderr) == "[["
+
+
+def test_a_job_needing_bash_runs_with_shell_bash_and_the_crontabs_path(tmp_path: Path) -> None:
+    done = run_like_cron('SHELL=/bin/bash\nPATH = "/usr/bin:/bin:/opt"\n' + BASH_JOB, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out").read_text() == "/bin/bash /usr/bin:/bin:/opt\n"
+
+
+def test_a_command_only_the_crontabs_path_finds(tmp_path: Path) -> None:
+    tool = tmp_path / "bin" / "only-here"
+    tool.parent.mkdir()
+    tool.write_text('#!/bin/sh\necho found > "$PROJECT_DIR/out"\n')
+    tool.chmod(0o755)
+    job = '@daily cd "$PROJECT_DIR" && only-here\n'
+    assert run_like_cron(job, tmp_path).returncode == 127
+    assert run_like_cron(f"PATH={tool.parent}:/usr/bin:/bin\n{job}", tmp_path).returncode == 0
+    assert (tmp_path / "out").read_text() == "found\n"
+
+
+def test_a_failed_job_is_explained_with_its_exit_code_and_its_log() -> None:
+    done = SandboxResult(127, "", "", 0.5)
+    log = "sh: 1: python: not found\n"
+    message = explain(JobRun("", {"PATH": "/usr/bin:/bin"}, done), {"retrain.log": log})
+    assert "exited 127 (command not found: 'python', searched in the job's PATH=/usr/bin:/bin)" in (
+        message
+    )
+    assert "the end of retrain.log:\n    sh: 1: python: not found" in message
+    quiet = explain(
+        JobRun(
+            "",
+            {"PATH": "/p", "SHELL": "/bin/sh"},
+            SandboxResult(0, "", "sh: 1: [[: not found", 0.1),
+        ),
+        {},
+    )
+    assert "exited 0, and its output says a command was not found: '[['" in quiet
+    assert "[[ is bash, and the job ran with SHELL=/bin/sh" in quiet
+    assert "the end of" not in quiet
+    assert missing_command("bash: line 1: python: command not found") == "python"
+    assert missing_command("env: '/bin/zsh': No such file or directory") == "/bin/zsh"
+    assert written_logs({"a": "1", "data/x": "1"}, {"a": "2", "data/x": "2", "h.log": "3"}) == [
+        "a",
+        "h.log",
+    ]
+
+
+def outcome(locations: dict[str, list[str]], entries: list[dict[str, Any]]) -> RunResult:
+    """A run's outcome as the probe reports it, with only what criterion 3 reads."""
+    batches = {
+        b.file: {"locations": locations.get(b.file, []), "training_rows": 0}
+        for b in hidden_batches().values()
+    }
+    state = {"batches": batches, "history": {"entries": entries}, "reasons": {}}
+    return RunResult(None, cast(Any, state))
+
+
+FIRST_ENTRY = {"batch": "batch-2026-11-01.csv", "decision": "promoted"}
+
+
+def test_a_new_batch_under_a_taken_name_must_not_replace_the_older_file() -> None:
+    taken, duplicate = hidden_batches()["name-taken"], hidden_batches()["duplicate"]
+    before = outcome({}, [FIRST_ENTRY])
+    new_entry = {"batch": taken.name, "decision": "promoted"}
+    kept = outcome(
+        {
+            taken.file: ["data/training/batch-2026-11-01-3fa2c1d0.csv"],
+            duplicate.file: ["data/training/batch-2026-11-01.csv"],
+        },
+        [FIRST_ENTRY, new_entry],
+    )
+    kept_beside_its_namesake(before, kept, taken, duplicate)
+    overwritten = outcome(
+        {taken.file: ["data/training/batch-2026-11-01.csv"]}, [FIRST_ENTRY, new_entry]
+    )
+    with pytest.raises(LearnerFailure, match="no longer holds its bytes"):
+        kept_beside_its_namesake(before, overwritten, taken, duplicate)
+    taken_for_decided = outcome(
+        {duplicate.file: ["data/training/batch-2026-11-01.csv"]}, [FIRST_ENTRY]
+    )
+    with pytest.raises(LearnerFailure, match="one new entry for it, it has 0"):
+        kept_beside_its_namesake(before, taken_for_decided, taken, duplicate)
+
+
+def test_a_repeated_batch_must_be_quarantined_naming_the_batch_it_repeats() -> None:
+    duplicate = hidden_batches()["duplicate"]
+    before = outcome({}, [FIRST_ENTRY])
+    trained = outcome(
+        {
+            duplicate.file: [
+                "data/training/batch-2026-11-01.csv",
+                "data/training/batch-2026-11-09.csv",
+            ]
+        },
+        [FIRST_ENTRY, {"batch": duplicate.name, "decision": "promoted"}],
+    )
+    with pytest.raises(LearnerFailure, match="a repeated batch is never trained on again"):
+        quarantined(trained, duplicate, before)
 
 
 # The probe, on a real engine: tiny pipelines that each do one thing to the served model.

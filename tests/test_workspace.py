@@ -114,6 +114,22 @@ def test_workspace_export_copies_a_folder_out(workspace: Workspace, tmp_path: Pa
     assert (copied / "sub" / "file.txt").read_text() == "data\n"
 
 
+def test_workspace_export_leaves_out_links_that_lead_out_of_the_copy(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # DVC's cache.type symlink links outputs to the cache by absolute paths
+    script = (
+        "mkdir -p /work/linked/.dvc/cache /work/linked/models && echo model > "
+        "/work/linked/.dvc/cache/ab && ln -s /work/linked/.dvc/cache/ab /work/linked/models/m "
+        "&& ln -s ../.dvc/cache/ab /work/linked/models/relative"
+    )
+    assert workspace.run(script).ok
+    copied = workspace.export("/work/linked", tmp_path / "linked")
+    assert (copied / ".dvc" / "cache" / "ab").read_text() == "model\n"
+    assert not (copied / "models" / "m").is_symlink()
+    assert (copied / "models" / "relative").read_text() == "model\n"
+
+
 def test_stage_readable_opens_private_files_and_keeps_symlinks(tmp_path: Path) -> None:
     source = tmp_path / "source"
     source.mkdir()

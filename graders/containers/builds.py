@@ -1,15 +1,19 @@
 """What a ``docker build`` of a learner's Dockerfile may do: limits, network, output.
 
-A Dockerfile's ``RUN`` steps are the learner's code, run by the engine. With the classic builder
-(the engine's own, no BuildKit) they run under CPU and memory limits, on a bridge network of the
-run's own (the package index and the internet answer — labs' builds ``pip install`` — but no
-container of another run or on the engine's default bridge does), and, where this machine's
-engine is local and uses cgroup v1 through cgroupfs, in a parent cgroup with a PID limit: a fork
-bomb in a ``RUN`` step stops at ``BUILD_PIDS`` instead of exhausting the host's PIDs. BuildKit
-takes none of these options; there only the time limit and the output cap below apply.
+A Dockerfile's ``RUN`` steps are the learner's code, run by the engine. Builds use BuildKit where
+this machine has a BuildKit client (:mod:`graders.containers.builder`), as learners' engines do.
+
+- BuildKit takes no per-build limits or network: where this machine's engine is local and uses
+  cgroup v1 through cgroupfs and the grader runs as root, the parent cgroup of every BuildKit step
+  (``docker/buildkit``) is capped at ``BUILD_PIDS`` processes, ``BUILD_MEMORY`` and ``BUILD_CPUS``
+  — caps shared by the builds running at once. Its ``RUN`` steps are on the engine's default
+  bridge: no grader container is ever there, and ``scripts/setup.sh`` starts the engine with
+  ``--icc=false``, so they reach the internet but no container.
+- The classic builder runs ``RUN`` steps under CPU and memory limits, on a bridge network of the
+  run's own, and (same conditions as above) in a parent cgroup with a PID limit.
 
 Whatever the builder, at most ``OUTPUT_CAP`` bytes of build output are read: past that the build
-is stopped (the engine then removes its container) and only the head and the tail are kept.
+is stopped (the engine then cancels it) and only the head and the tail are kept.
 """
 
 from __future__ import annotations
@@ -51,7 +55,12 @@ class Captured:
     stopped: str = ""  # "", or why it was stopped (time limit, output cap)
 
 
-def run_capped(command: list[str], timeout: float, cap: int = OUTPUT_CAP) -> Captured:
+def run_capped(
+    command: list[str],
+    timeout: float,
+    cap: int = OUTPUT_CAP,
+    env: dict[str, str] | None = None,
+) -> Captured:
     """Run ``command`` reading at most ``cap`` bytes of its output (stdout and stderr together);
     stop it past ``timeout`` seconds or ``cap`` bytes. Keeps the first ``HEAD_BYTES`` and the last
     ``TAIL_BYTES``, and says what was left out between them."""
@@ -61,7 +70,7 @@ def run_capped(command: list[str], timeout: float, cap: int = OUTPUT_CAP) -> Cap
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "DOCKER_CLI_HINTS": "false"},
+        env=env if env is not None else {**os.environ, "DOCKER_CLI_HINTS": "false"},
     )
     head, tail = bytearray(), bytearray()
     total = 0
@@ -136,6 +145,45 @@ def build_options(labels: dict[str, str], classic: bool) -> Iterator[list[str]]:
     finally:
         if parent is not None:
             _remove_cgroup(parent)
+
+
+def cap_buildkit_steps() -> bool:
+    """Cap the parent cgroup of every BuildKit step (``docker/buildkit``) at the classic build's
+    limits, where this machine can (see the module); True when it did."""
+    if _cgroup_v1_pids() is None:
+        return False
+    caps = {
+        "pids": {"pids.max": str(BUILD_PIDS)},
+        "memory": {"memory.limit_in_bytes": BUILD_MEMORY},
+        "cpu": {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": str(int(BUILD_CPUS * 100000))},
+    }
+    try:
+        for hierarchy, files in caps.items():
+            folder = CGROUP_ROOT / hierarchy / "docker" / "buildkit"
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, value in files.items():
+                (folder / name).write_text(value)
+    except OSError:
+        return False
+    return True
+
+
+BUILD_CACHE_KEPT = "10GB"
+
+
+def bound_build_cache(cli: str, env: dict[str, str]) -> None:
+    """Keep BuildKit's build cache (its cache mounts included) within ``BUILD_CACHE_KEPT``: the
+    oldest records beyond it are removed (records in use by a running build are not)."""
+    try:
+        subprocess.run(
+            [cli, "builder", "prune", "--force", "--keep-storage", BUILD_CACHE_KEPT],
+            capture_output=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        pass
 
 
 def build_network(run_id: str, labels: dict[str, str]) -> str:

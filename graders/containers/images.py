@@ -12,7 +12,21 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from graders.containers.builds import build_options, raise_if_no_engine, run_capped
+from graders.containers.build_log import failure_summary
+from graders.containers.builder import (
+    FRONTEND_NOTICE,
+    builder,
+    is_builder_notice,
+    offline_frontend,
+    without_syntax_line,
+)
+from graders.containers.builds import (
+    bound_build_cache,
+    build_options,
+    cap_buildkit_steps,
+    raise_if_no_engine,
+    run_capped,
+)
 from graders.containers.cleanup import LABEL, run_labels
 from graders.containers.dockerfile import base_images
 from graders.containers.engine import docker_cli
@@ -41,14 +55,20 @@ class BuildResult:
     log: str
     seconds: float
     image_id: str = ""
+    builder: str = ""
 
     def log_tail(self, lines: int = 12) -> str:
-        """The last ``lines`` lines of the build log, for a failed check's message.
-
-        The legacy builder's deprecation notice is left out: it is about the machine, not the build.
-        """
-        kept = [line for line in self.log.rstrip().splitlines() if not _is_builder_notice(line)]
+        """The last ``lines`` lines of the build log (the builder's notices about the machine
+        left out)."""
+        kept = [line for line in self.log.rstrip().splitlines() if not is_builder_notice(line)]
         return "\n".join(kept[-lines:])
+
+    def failure(self) -> str:
+        """A failed build's message: the step that failed and why first, then the step's last
+        lines (:func:`graders.containers.build_log.failure_summary`)."""
+        if "\n" not in self.log.strip():  # no log: a message of ours (no Dockerfile, …)
+            return self.log.strip() or "docker build failed"
+        return failure_summary(self.log)
 
 
 def ensure_image(client: docker.DockerClient, tag: str, progress: Progress = _silent) -> str:
@@ -119,7 +139,7 @@ def infra_image(client: docker.DockerClient, name: str, progress: Progress = _si
     built = build_image(folder, tag, {LABEL: "1", f"{LABEL}.kind": name})
     if not built.ok:
         raise EnvironmentProblem(
-            f"the {name} image did not build:\n{built.log_tail(15)}",
+            f"the {name} image did not build: {built.failure()}",
             "check that containers can reach the Python package index and Debian's mirrors",
         )
     return tag
@@ -155,45 +175,43 @@ def build_image(
     timeout: float = 600,
     dockerfile: str = "Dockerfile",
 ) -> BuildResult:
-    """``docker build`` with the real CLI (so ``.dockerignore`` is read exactly as learners expect),
-    confined as :mod:`graders.containers.builds` says (limits, the run's network, capped output).
+    """``docker build`` with the real CLI (so ``.dockerignore`` is read exactly as learners expect)
+    and the machine's builder (BuildKit where it can, :mod:`graders.containers.builder`), confined
+    as :mod:`graders.containers.builds` says (limits, network, capped output).
 
     A failed build is a result, not an exception: it is the learner's to fix. An engine that does
     not answer is an :class:`EnvironmentProblem`.
     """
-    command = [docker_cli(), "build", "-t", tag, "-f", str(context / dockerfile)]
+    used = builder()
+    command = [used.cli, "build", "-t", tag]
     for key, value in labels.items():
         command += ["--label", f"{key}={value}"]
-    classic = not _has_buildx()
-    if not classic:
+    if used.buildkit:
         command.append("--progress=plain")
-    with heavy_phase(), build_options(labels, classic) as options:
-        done = run_capped([*command, *options, str(context)], timeout)
+        cap_buildkit_steps()
+    path = context / dockerfile
+    with heavy_phase(), build_options(labels, not used.buildkit) as options:
+        done = run_capped(
+            [*command, *options, "-f", str(path), str(context)], timeout, env=used.environment()
+        )
+        fallback = used.buildkit and offline_frontend(done.output)
+        if fallback:  # `# syntax=` names a frontend image no registry here can give
+            with without_syntax_line(path) as plain:
+                done = run_capped(
+                    [*command, *options, "-f", str(plain), str(context)],
+                    timeout,
+                    env=used.environment(),
+                )
+            done.output = f"{FRONTEND_NOTICE}\n{done.output}"
     raise_if_no_engine(done.output)
+    if used.buildkit:
+        bound_build_cache(used.cli, used.environment())
     if done.code != 0:
-        return BuildResult(False, tag, done.output, done.seconds)
+        return BuildResult(False, tag, done.output, done.seconds, builder=used.name)
     image_id = subprocess.run(
         [docker_cli(), "image", "inspect", "-f", "{{.Id}}", tag],
         capture_output=True,
         text=True,
         check=False,
     ).stdout.strip()
-    return BuildResult(True, tag, done.output, done.seconds, image_id)
-
-
-def _has_buildx() -> bool:
-    probe = subprocess.run(
-        [docker_cli(), "buildx", "version"], capture_output=True, text=True, check=False
-    )
-    return probe.returncode == 0
-
-
-_BUILDER_NOTICE = (
-    "DEPRECATED: The legacy builder is deprecated",
-    "Install the buildx component to build images with BuildKit",
-    "https://docs.docker.com/go/buildx/",
-)
-
-
-def _is_builder_notice(line: str) -> bool:
-    return any(part in line for part in _BUILDER_NOTICE)
+    return BuildResult(True, tag, done.output, done.seconds, image_id, used.name)

@@ -164,12 +164,22 @@ class Workspace:
                 archive.write(chunk)
             archive.seek(0)
             with tarfile.open(fileobj=archive) as tar, tempfile.TemporaryDirectory() as unpacked:
-                tar.extractall(unpacked, filter="data")
+                tar.extractall(unpacked, filter=_inside_links_only)
                 if not (Path(unpacked) / name).is_dir():
                     raise GraderError(f"{path} could not be copied out of the sandbox workspace")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 (Path(unpacked) / name).rename(target)
         return target
+
+
+def _inside_links_only(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """tarfile's ``data`` filter, except that a link leading out of the copy (an absolute one,
+    as DVC's ``cache.type symlink`` makes) is left out instead of failing the whole copy: it
+    would point to nothing outside the workspace."""
+    try:
+        return tarfile.data_filter(member, path)
+    except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+        return None
 
 
 @contextmanager

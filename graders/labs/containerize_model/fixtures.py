@@ -51,7 +51,9 @@ rows = X_test[rng.choice(len(X_test), 64, replace=False)]
 batch = np.round(rows * rng.normal(1.0, 0.02, size=rows.shape), 6)
 model = joblib.load("/tmp/model/model.joblib")
 predictions = [int(p) for p in model.predict(batch)]
-print(json.dumps({"instances": batch.tolist(), "predictions": predictions}))
+version = json.load(open("/tmp/model/metadata.json"))["model_version"]
+answer = {"instances": batch.tolist(), "predictions": predictions, "model_version": version}
+print(json.dumps(answer))
 """
 
 
@@ -144,8 +146,9 @@ def reference_batch(
     run_id: str,
     progress: Callable[[str], None],
     report_environment: dict[str, Any],
-) -> dict[str, list[Any]]:
-    """A held-out batch and the reference model's predictions, computed in the sandbox runner."""
+) -> dict[str, Any]:
+    """A held-out batch, the reference model's predictions and its ``model_version`` (from the
+    ``metadata.json`` the provided train.py writes), computed in the sandbox runner."""
     seed = random.SystemRandom().randrange(1_000_000)
     report_environment["hidden_batch_seed"] = seed
     progress("training the reference model in the sandbox")

@@ -195,7 +195,16 @@ def pulled_clone(
     clone = fresh_clone("pulled")
     remote: Remote = clone.probe("remote")
     if not remote["name"]:
-        raise LearnerFailure("no default DVC remote is configured (dvc remote add -d ...)")
+        local_only = clone.run(f"grep -qs remote {SUBMISSION}/.dvc/config.local").ok
+        raise LearnerFailure(
+            "no default DVC remote is configured in the committed .dvc/config"
+            + (
+                ": yours is only in .dvc/config.local, which git ignores, so a clone never sees "
+                "it (`dvc remote add -d` without --local writes .dvc/config)"
+                if local_only
+                else " (dvc remote add -d ...)"
+            )
+        )
     inside = (remote["path"] or "").removeprefix(clone.path + "/")
     if not remote["path"] or inside == remote["path"]:
         raise LearnerFailure(

@@ -10,6 +10,7 @@ what the grader sees is what ``dvc repro`` sees.
     python probe.py hash PATH...      md5 of files (and of every file under folders)
     python probe.py get-param KEY     the value of a dotted key of params.yaml
     python probe.py set-param KEY V   set a dotted key of params.yaml to the YAML value V
+    python probe.py holdout-auc MODEL CSV LABEL   ROC AUC of MODEL's predict_proba on CSV's rows
 """
 
 from __future__ import annotations
@@ -167,6 +168,19 @@ def set_param(key: str, value: str) -> ParamChange:
     return ParamChange(key=key, old=old, new=section[last])
 
 
+def holdout_auc(model_path: str, csv_path: str, label: str) -> float:
+    """ROC AUC of the positive class's ``predict_proba`` of the model at ``model_path`` on the
+    rows of ``csv_path`` (every column but ``label`` is a feature): the grader's own figure."""
+    import joblib
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    frame = pd.read_csv(csv_path)
+    model = joblib.load(model_path)
+    scores = model.predict_proba(frame.drop(columns=[label]))[:, 1]
+    return float(roc_auc_score(frame[label], scores))
+
+
 if __name__ == "__main__":
     from probe_cli import serve
 
@@ -178,5 +192,6 @@ if __name__ == "__main__":
             "hash": hash_paths,
             "get-param": get_param,
             "set-param": set_param,
+            "holdout-auc": holdout_auc,
         }
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from graders.checks import PartialCredit, check
+from graders.checks import PartialCredit, check, title_of
 from graders.labs.disaster_recovery.drills import (
     Corruption,
     Retention,
@@ -193,6 +193,7 @@ def test_retention_keeps_newest_backups(retention: Retention) -> None:
 def test_runbook_sections_and_commands_work(runbook: Runbook, runbook_drill: RunbookDrill) -> None:
     """The runbook has its sections, consistent targets and commands that work"""
     assert not runbook.problems, "RUNBOOK.md: " + "; ".join(runbook.problems)
+    assert not runbook_drill.restore_failed, _earlier_failure(runbook_drill.restore_failed)
     if runbook_drill.problem:
         ran = "\n".join(
             f"  $ {command}\n{shown(result, 6)}" for command, result in runbook_drill.steps
@@ -204,4 +205,16 @@ def test_runbook_sections_and_commands_work(runbook: Runbook, runbook_drill: Run
     )
     assert runbook_drill.restored[1] == runbook_drill.source[1], (
         "the runbook's restore did not bring back the artifacts its backup was taken from"
+    )
+
+
+def _earlier_failure(problem: str) -> str:
+    """Check 7's message when the restore drill of check 2 failed: the runbook's commands were not
+    run, and why, in that drill's first line (its output, a traceback maybe, is check 2's)."""
+    first = problem.strip().splitlines()[0].rstrip(":") if problem.strip() else "it failed"
+    return (
+        "the runbook's commands were not run: they back up the registry that the restore drill of "
+        f'check 2 ("{title_of(test_restore_brings_back_everything)}") brings back, and that drill '
+        f"failed: {first} (check 2's report shows the output). Fix the restore first; this says "
+        "nothing about the runbook's commands"
     )

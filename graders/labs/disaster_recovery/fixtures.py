@@ -327,5 +327,8 @@ def restore_drill(
             return RestoreDrill(result, problem=str(failure))
         seconds = round(time.monotonic() - started, 2)
     report_environment["recovery_seconds"] = seconds
-    snapshot = drill.probe("snapshot", failure="the restored registry could not be read back")
+    try:
+        snapshot = drill.probe("snapshot", failure="the restored registry could not be read back")
+    except LearnerFailure as failure:  # a result, for check 2 to report and check 7 to name
+        return RestoreDrill(result, problem=str(failure))
     return RestoreDrill(result, seconds, snapshot)

@@ -21,15 +21,22 @@ from graders.containers.workspace import GRADER, SUBMISSION, Workspace
 from graders.errors import LearnerFailure
 from graders.fixtures.prometheus import promtool
 from graders.fixtures.scenario import temporary_folder
-from graders.labs.drift_alerts import grafana, statistics
+from graders.labs.drift_alerts import grafana, statistics, templating
 from graders.labs.drift_alerts.data import DATASETS_JSON, TRAFFIC_JSON
-from graders.labs.drift_alerts.fixtures import BOUND_SECONDS, SERVICE_URL, SHORT_FOR, LiveRun
+from graders.labs.drift_alerts.fixtures import (
+    BOUND_SECONDS,
+    EVERY,
+    SERVICE_URL,
+    SHORT_FOR,
+    LiveRun,
+)
 from graders.labs.drift_alerts.probe import MetricsPage, QueryAnswer, Statistics
 from graders.labs.drift_alerts.promtool import (
     DRIFT_ALERT,
     FEATURES,
     LATENCY_ALERT,
     SCENARIOS,
+    alert_intervals,
     alerting_rules,
     load_rules,
     results,
@@ -47,6 +54,10 @@ METRICS = {
     "feature_drift_ks": ("gauge", {"feature"}),
 }
 MIN_PANELS = 4
+LIVE_RUN = (
+    f"for this run the grader evaluated every rule group every {EVERY} "
+    f"and set every `for` to {SHORT_FOR}"
+)
 COVERED = {
     "the latency histogram": "model_request_duration_seconds",
     "the error counter": "model_request_errors",
@@ -186,35 +197,48 @@ def test_hidden_promtool_tests_pass(
     monitoring_copy: Path, docker_client: docker.DockerClient, prometheus_image: str, run_id: str
 ) -> None:
     """The grader's hidden `promtool` tests pass against your rules"""
+    try:
+        intervals = alert_intervals(load_rules(monitoring_copy / "rules.yml"))
+    except ValueError:
+        intervals = {}  # promtool says what is wrong with them
+    files = {scenario.name: scenario.test_files(intervals) for scenario in SCENARIOS}
     with temporary_folder(run_id, "hidden") as folder:
         if (monitoring_copy / "rules.yml").is_file():
             shutil.copyfile(monitoring_copy / "rules.yml", folder / "rules.yml")
-        files = []
-        for scenario in SCENARIOS:
-            (folder / f"{scenario.name}.yml").write_text(scenario.test_file())
-            files.append(f"{scenario.name}.yml")
+        for texts in files.values():
+            for name, text in texts.items():
+                (folder / name).write_text(text)
         for path in folder.iterdir():
             path.chmod(0o644)
         folder.chmod(0o755)
         ran = promtool(
             docker_client,
             prometheus_image,
-            run_script(files, "/t"),
+            run_script([name for texts in files.values() for name in texts], "/t"),
             run_id=run_id,
             mounts={folder: "/t"},
         )
     outcome = results(ran.stdout)
-    passed = {s.name for s in SCENARIOS if outcome.get(f"{s.name}.yml", (1, ""))[0] == 0}
+    failing = {
+        scenario: next((n for n in texts if outcome.get(n, (1, ""))[0] != 0), None)
+        for scenario, texts in files.items()
+    }
+    passed = {s.name for s in SCENARIOS if failing[s.name] is None}
     failed = [s for s in SCENARIOS if s.name not in passed]
-    free = [s for s in SCENARIOS if s.name in passed and not set(s.counts_with) <= passed]
+    free = {
+        s.name: [name for name in s.counts_with if name not in passed]
+        for s in SCENARIOS
+        if s.name in passed and not set(s.counts_with) <= passed
+    }
     if failed:
         reason = "\n".join(f"{s.name} fails: {s.proves}" for s in failed)
         reason += "".join(
-            f"\n{s.name} passes but does not count while {' and '.join(s.counts_with)} fails"
-            for s in free
+            f"\n{name} passes but does not count while {' and '.join(missing)} "
+            f"{'fails' if len(missing) == 1 else 'fail'}"
+            for name, missing in free.items()
         )
-        first = outcome.get(f"{failed[0].name}.yml", (1, ran.stderr))[1]
-        reason += f"\npromtool on {failed[0].name}:\n{first[-1200:]}"
+        first = str(failing[failed[0].name])
+        reason += f"\npromtool on {first}:\n{outcome.get(first, (1, ran.stderr))[1][-1200:]}"
         credited = len(SCENARIOS) - len(failed) - len(free)
         if not credited:
             raise AssertionError(reason)
@@ -224,8 +248,10 @@ def test_hidden_promtool_tests_pass(
 @check(
     5,
     points=20,
-    hint="Update the PSI gauges after every /predict from the window of recent "
-    "rows, and select them in FeatureDrift with the labels the service really exports.",
+    hint="The grader waits for FeatureDrift to be `firing` on Prometheus' /api/v1/alerts, "
+    "with every rule group evaluated every second and every `for` shortened to 5 s: update the "
+    "PSI gauges after every /predict from the window of recent rows, and select them in "
+    "FeatureDrift with the labels the service really exports.",
 )
 def test_drift_alert_fires_end_to_end(live_run: LiveRun, record_property: Any) -> None:
     """End to end: no drift alert on in-distribution traffic; FeatureDrift fires on shifted
@@ -238,13 +264,14 @@ def test_drift_alert_fires_end_to_end(live_run: LiveRun, record_property: Any) -
         f"{DRIFT_ALERT} fired on in-distribution traffic (PSI at the end: {seen['psi_at_end']})"
     )
     assert seen["fired_after"] is not None, (
-        f"{DRIFT_ALERT} was not firing {BOUND_SECONDS} s after shifted traffic began (states seen: "
+        f"the grader waited {BOUND_SECONDS} s of shifted traffic for {DRIFT_ALERT} to be firing "
+        f"on /api/v1/alerts ({LIVE_RUN}); it was not (states seen: "
         f"{seen['shift_states'] or 'none'}; feature_drift_psi at the end: {seen['psi_at_end']})"
     )
     record_property(
         "message",
         f"quiet on in-distribution traffic; {DRIFT_ALERT} firing {seen['fired_after']} s after "
-        f"shifted traffic began (the grader set every `for` to {SHORT_FOR} for this run)",
+        f"shifted traffic began ({LIVE_RUN})",
     )
 
 
@@ -265,21 +292,37 @@ def test_dashboard_queries_return_data(
     found = grafana.panels(dashboard)
     queried = [panel for panel in found if panel.exprs]
     assert len(queried) >= MIN_PANELS, f"{len(queried)} panels with a query: expected {MIN_PANELS}"
-    exprs = [grafana.runnable(e, dashboard) for panel in queried for e in panel.exprs]
-    answers: list[QueryAnswer] = workspace.probe(
-        "queries", live_run.prometheus.url, json.dumps(exprs)
+
+    def ask(exprs: list[str]) -> list[QueryAnswer]:
+        answers: list[QueryAnswer] = workspace.probe(
+            "queries", live_run.prometheus.url, json.dumps(exprs)
+        )
+        return answers
+
+    variables = templating.read(dashboard)
+    templating.settle(
+        variables, lambda exprs: [a["rows"] if a["status"] == "success" else [] for a in ask(exprs)]
     )
+    exprs = [templating.fill(e, variables) for panel in queried for e in panel.exprs]
+    names = sorted({name for e in exprs for name in grafana.metric_names(e)})[:50]
+    known = f'group by (__name__) ({{__name__=~"{"|".join(names)}"}})' if names else "vector(0)"
+    *answers, existing = ask([*exprs, known])
+    exported = {row["metric"].get("__name__", "") for row in existing["rows"]}
     problems, position = [], 0
     for panel in found:
+        title = repr(panel.title[:80])
         if not panel.exprs:
-            problems.append(f"panel {panel.title!r} ({panel.kind}) has no query")
-        for expr in panel.exprs:
-            answer, position = answers[position], position + 1
+            problems.append(f"panel {title} ({panel.kind[:40]}) has no query")
+        for _ in panel.exprs:
+            expr, answer = exprs[position], answers[position]
+            position += 1
+            shown = " ".join(expr.split())[:300]
             if answer["status"] != "success":
-                problems.append(f"panel {panel.title!r}: {expr} fails: {answer['error']}")
+                problems.append(f"panel {title}: {shown} fails: {answer['error']}")
             elif answer["series"] == 0:
-                problems.append(f"panel {panel.title!r}: {expr} returns no data")
-    missing = [what for what, metric in COVERED.items()
+                why = grafana.why_no_data(expr, exported)
+                problems.append(f"panel {title}: {shown} returns no data ({why})")
+    missing = [f"{what} ({metric})" for what, metric in COVERED.items()
                if not any(grafana.names_metric(e, metric) for e in exprs)]  # fmt: skip
     if missing:
         problems.append(f"no panel shows {', '.join(missing)}")

@@ -3,6 +3,7 @@
 The grader builds the learner's image and runs it on an internal network under the service name
 ``model`` (read-only root, a writable /tmp, no capabilities, limits). A Prometheus server of the
 pinned image scrapes it there as job ``drift-service`` with the learner's rules loaded (every
+group evaluated every ``EVERY``, as the global interval, even one with its own ``interval``; every
 ``for`` shortened to ``SHORT_FOR``), and the grader's probe drives traffic and asks Prometheus
 from a sandbox workspace on the same network.
 """
@@ -28,19 +29,20 @@ from graders.fixtures.prometheus import CONFIG, PrometheusServer, promtool, runn
 from graders.fixtures.scenario import OpenLabWorkspace, temporary_folder
 from graders.labs.drift_alerts.data import TRAFFIC_JSON
 from graders.labs.drift_alerts.probe import Health, LiveSeen
-from graders.labs.drift_alerts.promtool import load_rules, with_for_shortened
+from graders.labs.drift_alerts.promtool import for_live_run, load_rules
 
 SERVICE, PORT, JOB = "model", 8000, "drift-service"
 SERVICE_URL = f"http://{SERVICE}:{PORT}"
 RULES = "monitoring/rules.yml"
 NO_RULES = "groups: []\n"  # what Prometheus loads when the learner's rules cannot be
 SHORT_FOR = "5s"  # every alert's `for` in the live run
+EVERY = "1s"  # how often Prometheus scrapes and evaluates every rule group in the live run
 QUIET_SECONDS = 10  # in-distribution traffic during which FeatureDrift must not fire
 BOUND_SECONDS = 30  # shifted traffic until FeatureDrift must be firing
 START_TIMEOUT = 30.0
 WORKSPACE = WorkspaceOptions(env={"HOME": "/tmp"})
 SCRAPE_CONFIG = {
-    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+    "global": {"scrape_interval": EVERY, "evaluation_interval": EVERY},
     "rule_files": [f"{CONFIG}/rules.yml"],
     "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [f"{SERVICE}:{PORT}"]}]}],
 }
@@ -101,7 +103,7 @@ def scoring_service(
 ) -> Iterator[Container]:
     """The learner's service as ``model:8000``, answering /health; removed afterwards."""
     if not service_build.ok:
-        raise LearnerFailure(f"docker build failed:\n{service_build.log_tail()}")
+        raise LearnerFailure(service_build.failure())
     spec = ContainerSpec(
         image=service_build.tag,
         run_id=run_id,
@@ -133,12 +135,13 @@ def scoring_service(
 def rules_for_live_run(
     client: docker.DockerClient, image: str, submission: Path, run_id: str, folder: Path
 ) -> str:
-    """Write the learner's rules with every ``for`` shortened to ``folder/rules.yml``; return why
+    """Write the learner's rules, every group evaluated every ``EVERY`` and every ``for``
+    shortened, to ``folder/rules.yml``; return why
     they cannot be loaded ("" when promtool accepts them as written and shortened; an empty rule
     file stands in)."""
     rules, submitted = folder / "rules.yml", folder / "submitted.yml"
     try:
-        rules.write_text(with_for_shortened(load_rules(submission / RULES), SHORT_FOR))
+        rules.write_text(for_live_run(load_rules(submission / RULES), EVERY, SHORT_FOR))
     except ValueError as problem:
         rules.write_text(NO_RULES)
         return f"{RULES}: {problem}"

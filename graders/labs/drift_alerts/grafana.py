@@ -1,9 +1,8 @@
 """Read a Grafana dashboard's JSON without Grafana: its panels and their PromQL queries.
 
-Grafana fills in its own variables before a query reaches Prometheus; ``runnable`` does the same
-with fixed values (``$__rate_interval`` as ``1m``...) and the dashboard's template variables with
-their current value (``All`` as ``.*``), so each query can be run as it would be on a live
-Prometheus.
+Grafana fills in its variables before a query reaches Prometheus; ``templating`` does the same,
+so that each query runs as it would from Grafana. ``metric_names`` says which metrics a query
+selects, to name the one missing when a query returns nothing.
 """
 
 from __future__ import annotations
@@ -14,15 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-GRAFANA_VARIABLES = {
-    "__rate_interval": "1m",
-    "__interval": "15s",
-    "__interval_ms": "15000",
-    "__range": "5m",
-    "__range_s": "300",
-    "__range_ms": "300000",
-}
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)")
+_NOT_METRICS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool",
+                "and", "or", "unless", "inf", "nan", "atan2"}  # fmt: skip
+_LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 NOT_QUERIED = {"row", "text", "news", "dashlist", "annolist"}
 
 
@@ -71,21 +65,19 @@ def panels(dashboard: dict[str, Any]) -> list[Panel]:
     return found
 
 
-def runnable(expr: str, dashboard: dict[str, Any]) -> str:
-    """``expr`` with Grafana's variables and the dashboard's template variables filled in."""
-    values = dict(GRAFANA_VARIABLES)
-    for variable in (dashboard.get("templating") or {}).get("list") or []:
-        if isinstance(variable, dict) and variable.get("name"):
-            current = (variable.get("current") or {}).get("value", "")
-            if isinstance(current, list):
-                current = "|".join(map(str, current))
-            values[str(variable["name"])] = ".*" if current in ("$__all", "All") else str(current)
-
-    def fill(match: re.Match[str]) -> str:
-        name = next(group for group in match.groups() if group)
-        return values.get(name, match.group(0))
-
-    return _VARIABLE.sub(fill, expr)
+def metric_names(expr: str) -> list[str]:
+    """The metric names ``expr`` selects (outside strings, label matchers, label lists, ranges;
+    not functions, keywords or numbers), in order, once each."""
+    text = _LABEL_LIST.sub(" ", _STRING.sub('""', expr))
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", text)
+    names: list[str] = []
+    for match in re.finditer(r"[a-zA-Z_:][\w:]*", text):
+        name, before = match.group(), text[: match.start()]
+        if name.lower() in _NOT_METRICS or re.search(r"[\w.$]$", before):
+            continue
+        if not text[match.end() :].lstrip().startswith("(") and name not in names:
+            names.append(name)
+    return names
 
 
 def names_metric(expr: str, metric: str) -> bool:
@@ -93,3 +85,15 @@ def names_metric(expr: str, metric: str) -> bool:
     series) outside a string."""
     outside_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
     return re.search(rf"\b{metric}(_bucket|_sum|_count|_total)?\b", outside_strings) is not None
+
+
+def why_no_data(expr: str, exported: set[str]) -> str:
+    """Why a query that ran returned nothing: the metric it looked for that Prometheus does not
+    have, or that its metrics exist and a filter dropped every series."""
+    names = metric_names(expr)
+    absent = [name for name in names if name not in exported]
+    if absent:
+        return f"Prometheus has no series of {', '.join(absent[:3])}"
+    if names:
+        return f"{', '.join(names[:3])} has series: a label matcher or filter drops them all"
+    return "it selects no metric"

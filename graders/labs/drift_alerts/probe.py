@@ -21,6 +21,7 @@ ROWS_PER_REQUEST = 10
 PACE = 0.1  # seconds between requests
 MALFORMED_EVERY = 20  # one request in this many carries a broken row
 ALERT = "FeatureDrift"
+MAX_ROWS = 100  # series of a query's answer returned to the grader
 
 
 class Statistics(TypedDict, total=False):
@@ -60,11 +61,13 @@ class LiveSeen(TypedDict, total=False):
 
 
 class QueryAnswer(TypedDict):
-    """One answer of ``queries``: the query's status, error and number of series."""
+    """One answer of ``queries``: the query's status, error and number of series, and the first
+    series (labels and value) for template variables looked up."""
 
     status: str | None
     error: str
     series: int
+    rows: list[dict[str, Any]]
 
 
 def call(method: str, url: str, body: Any = None, timeout: float = 5) -> tuple[int, str]:
@@ -235,13 +238,24 @@ def phase(
 
 
 def queries(prometheus: str, exprs_json: str) -> list[QueryAnswer]:
-    """Each query's status, error and number of series."""
+    """Each query's status, error and number of series, with its first ``MAX_ROWS`` series."""
     answers = []
     for expr in json.loads(exprs_json):
         answer = query(prometheus, expr)
+        rows = [
+            {
+                "metric": {str(k)[:100]: str(v)[:200] for k, v in list(s["metric"].items())[:20]},
+                "value": [str(x)[:50] for x in s.get("value") or []],
+            }
+            for s in answer["result"][:MAX_ROWS]
+            if isinstance(s, dict) and isinstance(s.get("metric"), dict)
+        ]
         answers.append(
             QueryAnswer(
-                status=answer["status"], error=answer["error"], series=len(answer["result"])
+                status=answer["status"],
+                error=str(answer["error"])[:500],
+                series=len(answer["result"]),
+                rows=rows,
             )
         )
     return answers

@@ -37,6 +37,12 @@ BUCKETS = (
     "10.0",
     "+Inf",
 )
+DEFAULT_INTERVAL = "1m"  # how often the hidden tests evaluate a group without an interval
+MIN_INTERVAL_SECONDS = 10  # finer evaluation changes nothing on series that move every minute
+_DURATION = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
+_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 FAST, SLOW = 0.04, 1.5  # seconds a fast and a slow request take
 PER_MINUTE = 600  # requests per minute in every latency scenario
 
@@ -53,8 +59,9 @@ class Scenario:
     # scenarios that must pass for this one to count: an alert that never fires is quiet for free
     counts_with: tuple[str, ...] = ()
 
-    def test_file(self) -> str:
-        """The promtool test file (YAML) of this scenario."""
+    def test_file(self, evaluation: str = DEFAULT_INTERVAL, alerts: set[str] | None = None) -> str:
+        """The promtool test file (YAML) of this scenario, its rules evaluated every
+        ``evaluation``, asking only about ``alerts`` (None: every alert it names)."""
         checks = [
             {
                 "expr": f'(count(ALERTS{{alertname="{alert}", alertstate="firing"}}) > bool 0)'
@@ -63,14 +70,30 @@ class Scenario:
                 "exp_samples": [{"labels": "{}", "value": int(firing)}],
             }
             for minute, alert, firing in self.expect
+            if alerts is None or alert in alerts
         ]
         test = {
             "interval": "1m",
             "input_series": [{"series": s, "values": v} for s, v in self.series.items()],
             "promql_expr_test": checks,
         }
-        document = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [test]}
+        document = {"rule_files": ["rules.yml"], "evaluation_interval": evaluation, "tests": [test]}
         return yaml.safe_dump(document, sort_keys=False, width=200)
+
+    def test_files(self, intervals: dict[str, str]) -> dict[str, str]:
+        """File name -> test file: one per evaluation interval of the groups defining the alerts
+        it asks about (``intervals``: alert -> its group's interval; promtool evaluates every
+        group at the file's ``evaluation_interval``, ignoring a group's own ``interval``)."""
+        by_interval: dict[str, set[str]] = {}
+        for _, alert, _ in self.expect:
+            by_interval.setdefault(intervals.get(alert, DEFAULT_INTERVAL), set()).add(alert)
+        if len(by_interval) == 1:
+            ((evaluation, _),) = by_interval.items()
+            return {f"{self.name}.yml": self.test_file(evaluation)}
+        return {
+            f"{self.name}@{evaluation}.yml": self.test_file(evaluation, alerts)
+            for evaluation, alerts in by_interval.items()
+        }
 
 
 def psi_series(values: dict[str, list[float]], minutes: int) -> dict[str, str]:
@@ -111,6 +134,13 @@ def _drift_then_calm() -> dict[str, str]:
     return psi_series({"income": income}, 50)
 
 
+def _several_a_little_then_one() -> dict[str, str]:
+    little = {"age": 0.12, "income": 0.15, "loan_amount": 0.09, "credit_score": 0.11}  # sum 0.47
+    values = {feature: [psi] * 36 for feature, psi in little.items()}
+    values["credit_score"] = [0.11] * 21 + [0.3] * 15  # then credit_score alone, from minute 21
+    return psi_series(values, 35)
+
+
 def _noise() -> dict[str, str]:
     wobble = [0.08, 0.12, 0.19, 0.15, 0.1, 0.18, 0.09, 0.17]
     income = [wobble[m % len(wobble)] for m in range(41)]
@@ -139,6 +169,18 @@ SCENARIOS = (
         _drift_then_calm(),
         ((40, DRIFT_ALERT, False), (45, DRIFT_ALERT, False), (50, DRIFT_ALERT, False)),
         counts_with=("drift-fires-after-its-for",),
+    ),
+    Scenario(
+        "drift-judged-per-feature",
+        "FeatureDrift judges each feature alone: quiet while the four features drift a little "
+        "(PSI 0.09 to 0.15, 0.47 together), firing once credit_score alone is at 0.3 for 5 minutes",
+        _several_a_little_then_one(),
+        (
+            *((m, DRIFT_ALERT, False) for m in range(0, 21, 2)),
+            (24, DRIFT_ALERT, False),
+            (30, DRIFT_ALERT, True),
+            (35, DRIFT_ALERT, True),
+        ),
     ),
     Scenario(
         "latency-fires-on-a-slow-tail",
@@ -188,8 +230,35 @@ def alerting_rules(rules: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def with_for_shortened(rules: dict[str, Any], to: str) -> str:
-    """The rules as YAML with every alerting rule's ``for`` set to ``to`` (for a live run)."""
+def seconds(duration: Any) -> float | None:
+    """A Prometheus duration (``30s``, ``1m30s``) in seconds; None when it is not one."""
+    match = _DURATION.match(str(duration)) if str(duration) not in ("", "0") else None
+    if not match or not any(match.groups()):
+        return None
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _UNITS, strict=True) if n)
+
+
+def alert_intervals(rules: dict[str, Any]) -> dict[str, str]:
+    """Alert name -> the evaluation interval of the group defining it, for the hidden tests
+    (``DEFAULT_INTERVAL`` for a group without one; at least ``MIN_INTERVAL_SECONDS``)."""
+    intervals: dict[str, str] = {}
+    for group in rules["groups"]:
+        if not isinstance(group, dict):
+            continue
+        every = seconds(group.get("interval"))
+        interval = DEFAULT_INTERVAL if every is None else f"{max(every, MIN_INTERVAL_SECONDS):g}s"
+        for rule in group.get("rules") or []:
+            if isinstance(rule, dict) and "alert" in rule:
+                intervals.setdefault(str(rule["alert"]), interval)
+    return intervals
+
+
+def for_live_run(rules: dict[str, Any], every: str, to: str) -> str:
+    """The rules as YAML for a live run: every group evaluated every ``every`` (the global
+    evaluation interval), every alerting rule's ``for`` set to ``to``."""
+    for group in rules["groups"]:
+        if isinstance(group, dict) and "interval" in group:
+            group["interval"] = every
     for rule in alerting_rules(rules):
         if rule.get("for"):
             rule["for"] = to

@@ -13,8 +13,8 @@ from typing import Any
 
 from graders.checks import check
 from graders.containers.http_exchange import exchange
-from graders.containers.running import is_running
-from graders.labs.ha_inference_on_kind import policy
+from graders.containers.services import container_exit
+from graders.labs.ha_inference_on_kind import diagnosis, policy
 from graders.labs.ha_inference_on_kind.fixtures import (
     INSTANCE,
     DeclaredRun,
@@ -43,7 +43,9 @@ def test_manifests_render_and_validate_strictly(rendered_manifests: Manifests) -
     kinds = {o.get("kind") for o in rendered_manifests.objects}
     missing = {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"} - kinds
     assert not missing, f"the rendered manifests have no {', '.join(sorted(missing))}"
-    no_problems(policy.schema_problems(rendered_manifests))
+    no_problems(
+        policy.schema_problems(rendered_manifests) + policy.api_refusals(rendered_manifests)
+    )
 
 
 @check(
@@ -139,12 +141,13 @@ def test_answers_its_probes_and_serves_when_run_as_declared(
     missing = [probe for probe, url in declared_run.urls.items() if not url]
     assert not missing, f"{', '.join(missing)}: no declared, published port to call"
     seconds = healthy_within(declared_run)
-    assert is_running(declared_run.container), (
-        f"run as declared, the container stopped:\n{logs(declared_run)}"
+    probes = list(declared_run.probes.values())
+    ended = container_exit(declared_run.container)
+    assert ended is None, diagnosis.stopped(
+        ended, declared_run.memory_limit, probes, logs(declared_run)
     )
-    assert seconds is not None, (
-        f"the probes' endpoints did not both answer 200 within {declared_run.deadline:.0f} s "
-        f"(the liveness probe's allowance), run as declared:\n{logs(declared_run)}"
+    assert seconds is not None, diagnosis.not_ready(
+        declared_run.deadline, probes, logs(declared_run)
     )
     answer = exchange("POST", declared_run.predict_url, json_body={"instances": [INSTANCE]})
     assert answer.status_code == 200, (

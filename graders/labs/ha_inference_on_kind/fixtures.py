@@ -10,9 +10,10 @@ endpoints are then called on the declared ports, and SIGTERM must stop it within
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,17 @@ from graders.containers.services import NotReady, running_service, wait_until
 from graders.containers.workspace import leaving_out, stage_readable
 from graders.errors import LearnerFailure
 from graders.fixtures.scenario import temporary_folder
+from graders.labs.ha_inference_on_kind.diagnosis import PROBES, ProbeSeen
 from graders.labs.ha_inference_on_kind.manifests import Manifests, dig, render
+from graders.labs.ha_inference_on_kind.quantities import NotAQuantity, quantity
 from graders.timing import heavy_phase
 
 DEFAULT_GRACE = 30  # seconds, Kubernetes' default terminationGracePeriodSeconds
 PIDS = 256
+REASONS = {  # what a failed GET on a published port means, said plainly
+    "ConnectionResetError": "connection reset (nothing listens on the port)",
+    "RemoteDisconnected": "the connection closed without an answer",
+}
 # the first row of scikit-learn's load_breast_cancer(): a valid /predict instance
 INSTANCE = [
     17.99, 10.38, 122.8, 1001.0, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871,
@@ -48,45 +55,47 @@ class DeclaredRun:
     """The image running as the manifest declares, and where its probes' endpoints answer."""
 
     container: Container
-    urls: dict[str, str]  # probe (readinessProbe, livenessProbe) -> loopback URL
+    urls: dict[str, str]  # probe (readinessProbe, livenessProbe, startupProbe) -> loopback URL
     predict_url: str
-    deadline: float  # seconds the liveness probe allows before a kubelet would restart it
+    deadline: float  # seconds the probes allow before a kubelet would restart it
     grace: int
+    probes: dict[str, ProbeSeen] = field(default_factory=dict)  # same keys as urls
+    memory_limit: object = None  # the manifest's limits.memory, as written
 
     def get(self, probe: str) -> int:
         """The status of a GET on ``probe``'s endpoint (0 when no complete answer of at most
-        1 MB comes within 2 s)."""
+        1 MB comes within 2 s); what it got is kept as the probe's ``last``."""
         try:
-            return exchange("GET", self.urls[probe], deadline=2).status_code
-        except ExchangeFailed:
-            return 0
+            status = exchange("GET", self.urls[probe], deadline=2).status_code
+        except ExchangeFailed as failure:
+            status, last = 0, REASONS.get(failure.reason, failure.reason)
+        else:
+            last = f"HTTP {status}"
+        if probe in self.probes:
+            self.probes[probe].last = last
+        return status
 
 
 def quantity_cpus(value: Any) -> float | None:
-    """A Kubernetes CPU quantity ("500m", "1", 2) in CPUs."""
-    text = str(value or "")
-    if not text:
+    """A Kubernetes CPU quantity ("500m", "1", 2, "2e-1") in CPUs (None when unset); one the API
+    server would refuse is the learner's failure."""
+    if value is None or value == "":
         return None
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    try:
+        return float(quantity(value))
+    except NotAQuantity as error:
+        raise LearnerFailure(f"limits.cpu: {error}") from None
 
 
 def quantity_bytes(value: Any) -> int | None:
-    """A Kubernetes memory quantity ("512Mi", "1G", "268435456") in bytes."""
-    text = str(value or "")
-    units = {
-        "Ki": 2**10,
-        "Mi": 2**20,
-        "Gi": 2**30,
-        "Ti": 2**40,
-        "k": 10**3,
-        "M": 10**6,
-        "G": 10**9,
-        "T": 10**12,
-    }
-    for suffix, factor in sorted(units.items(), key=lambda item: -len(item[0])):
-        if text.endswith(suffix):
-            return int(float(text[: -len(suffix)]) * factor)
-    return int(float(text)) if text else None
+    """A Kubernetes memory quantity ("512Mi", "1G", "268435456", "5e8") in bytes, rounded up as
+    Kubernetes does (None when unset); one the API server would refuse is the learner's failure."""
+    if value is None or value == "":
+        return None
+    try:
+        return math.ceil(quantity(value))
+    except NotAQuantity as error:
+        raise LearnerFailure(f"a memory quantity: {error}") from None
 
 
 def run_spec(manifests: Manifests, image: str, image_user: str, run_id: str) -> ContainerSpec:
@@ -189,7 +198,7 @@ def declared_run(
 ) -> Iterator[DeclaredRun]:
     """The image started as the manifest declares; removed afterwards."""
     if not inference_build.ok:
-        raise LearnerFailure(f"docker build failed:\n{inference_build.log_tail()}")
+        raise LearnerFailure(inference_build.failure())
     image_user = configured_user(docker_client, inference_build.tag)
     spec = run_spec(rendered_manifests, inference_build.tag, image_user, run_id)
     spec.network = docker_network.name
@@ -209,34 +218,52 @@ def declared_run(
         ) as service,
     ):
         container = service.container
-        urls = {}
-        for probe in ("readinessProbe", "livenessProbe"):
+        declared = rendered_manifests.container() or {}
+        urls, probes = {}, {}
+        for probe, kind in PROBES.items():
             port = probe_port(rendered_manifests, probe)
+            if probe == "startupProbe" and port is None:
+                continue  # optional, and called only on a declared (so published) port
             published = host_port(container, port) if port else None
-            path = dig(rendered_manifests.container(), probe, "httpGet", "path") or "/"
+            path = str(dig(declared, probe, "httpGet", "path") or "/")
             urls[probe] = f"http://127.0.0.1:{published}{path}" if published else ""
+            named = dig(declared, probe, "httpGet", "port")
+            probes[probe] = ProbeSeen(kind, path, named, port)
         serving = next(iter(spec.publish), None)
         served = host_port(container, serving) if serving else None
-        liveness = dig(rendered_manifests.container(), "livenessProbe") or {}
-        deadline = int(liveness.get("initialDelaySeconds", 0)) + int(
-            liveness.get("periodSeconds", 10)
-        ) * int(liveness.get("failureThreshold", 3))
         grace = dig(rendered_manifests.pod_spec(), "terminationGracePeriodSeconds")
         yield DeclaredRun(
             container,
             urls,
             f"http://127.0.0.1:{served}/predict" if served else "",
-            float(min(max(deadline, 10), 120)),
+            float(min(max(allowance(declared), 10), 120)),
             int(grace if grace is not None else DEFAULT_GRACE),
+            probes,
+            dig(declared, "resources", "limits", "memory"),
         )
 
 
+def allowance(container: dict[str, Any]) -> int:
+    """Seconds before a kubelet restarts a container whose endpoints do not answer: the startup
+    probe's allowance (when it declares one), then the liveness probe's, each
+    ``initialDelaySeconds + periodSeconds x failureThreshold`` (defaults 0, 10 and 3)."""
+    total = 0
+    for probe in ("startupProbe", "livenessProbe"):
+        if probe == "startupProbe" and not container.get(probe):
+            continue
+        spec = container.get(probe) or {}
+        period, failures = int(spec.get("periodSeconds", 10)), int(spec.get("failureThreshold", 3))
+        total += int(spec.get("initialDelaySeconds", 0)) + period * failures
+    return total
+
+
 def healthy_within(run: DeclaredRun) -> float | None:
-    """Seconds until both probes' endpoints answer 200 (None: not within the liveness deadline,
-    or the container stopped)."""
+    """Seconds until every probe's endpoint answers 200 (None: not within the probes'
+    allowance, or the container stopped). Each round calls them all, so each one's ``last``
+    is current."""
     try:
         return wait_until(
-            lambda: all(run.get(probe) == 200 for probe in run.urls),
+            lambda: all([run.get(probe) == 200 for probe in run.urls]),
             timeout=run.deadline,
             pause=0.25,
             while_running=run.container,
@@ -258,5 +285,5 @@ def stops_on_sigterm(run: DeclaredRun) -> float | None:
 
 
 def logs(run: DeclaredRun) -> str:
-    """The container's last lines, indented, for a message."""
-    return "\n".join("    " + line for line in tail_logs(run.container, 15).splitlines())
+    """The container's last lines, for a message."""
+    return tail_logs(run.container, 15)

@@ -128,7 +128,7 @@ def live_run(
     """The learner's workload on the cluster, through a pod deletion and a rolling update under
     traffic; the run's namespace is being deleted (asynchronously) when this returns."""
     if not inference_build.ok:
-        raise LearnerFailure(f"docker build failed:\n{inference_build.log_tail()}")
+        raise LearnerFailure(inference_build.failure())
     live = LiveRun(f"mlops-labs-{run_id}")
     objects, refusal = namespaced_objects(rendered_manifests, live.namespace)
     if refusal:

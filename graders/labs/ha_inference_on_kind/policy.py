@@ -14,6 +14,7 @@ from typing import Any
 import kubernetes_validate
 
 from graders.labs.ha_inference_on_kind.manifests import Manifests, dig
+from graders.labs.ha_inference_on_kind.quantities import NotAQuantity, quantity, scaled
 
 KUBERNETES = "1.36"
 
@@ -31,6 +32,22 @@ def schema_problems(manifests: Manifests) -> list[str]:
         except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError):
             problems.append(
                 f"{name}: no Kubernetes {KUBERNETES} schema for {obj.get('apiVersion')}"
+            )
+    return problems
+
+
+def api_refusals(manifests: Manifests) -> list[str]:
+    """What the API server refuses beyond the schemas, where the manifests alone tell: a
+    Deployment whose ``selector`` does not select its pod template's labels."""
+    problems = []
+    for deployment in manifests.of_kind("Deployment"):
+        name = dig(deployment, "metadata", "name") or "?"
+        labels = dig(deployment, "spec", "template", "metadata", "labels") or {}
+        if not selects(dig(deployment, "spec", "selector"), labels):
+            problems.append(
+                f"Deployment/{name}: spec.selector does not select the pod template's labels "
+                f"{labels}; the API server refuses it (`selector` does not match template "
+                "`labels`)"
             )
     return problems
 
@@ -95,21 +112,62 @@ def high_availability(manifests: Manifests) -> list[str]:
     ]
     if not budgets:
         problems.append("no PodDisruptionBudget selects the Deployment's pods")
+    scale = f"{least} replicas" + (" (the HPA's minReplicas)" if hpas else "")
     for budget in budgets:
-        if not allows_a_disruption(budget.get("spec") or {}, least):
-            problems.append("the PodDisruptionBudget allows no pod to be disrupted (a drain hangs)")
+        problem = disruption_problem(budget.get("spec") or {}, least)
+        if problem:
+            name = dig(budget, "metadata", "name") or "?"
+            problems.append(f"the PodDisruptionBudget {name}, with {scale}: {problem}")
     return problems
 
 
-def allows_a_disruption(budget: dict[str, Any], replicas: int) -> bool:
-    """False when a PDB spec lets no pod of ``replicas`` be evicted (maxUnavailable 0 or 0 %,
-    minAvailable of ``replicas`` or more, or 100 %)."""
+def allowed_disruptions(budget: dict[str, Any], replicas: int) -> int:
+    """How many of ``replicas`` healthy pods the disruption controller lets be evicted, as
+    Kubernetes computes it: a percentage of ``minAvailable`` or ``maxUnavailable`` is rounded
+    up to whole pods (``GetScaledValueFromIntOrPercent(..., roundUp=true)``). Raises
+    :class:`NotAQuantity` for a value that is neither a number of pods nor a percentage."""
     if "maxUnavailable" in budget:
-        return str(budget["maxUnavailable"]).rstrip("%") not in ("0", "")
-    least = str(budget.get("minAvailable", "0"))
-    if least.endswith("%"):
-        return float(least[:-1]) < 100
-    return int(least) < replicas
+        return max(0, min(scaled(budget["maxUnavailable"], replicas, round_up=True), replicas))
+    if "minAvailable" in budget:
+        return max(0, replicas - scaled(budget["minAvailable"], replicas, round_up=True))
+    return replicas  # neither: the controller wants no pod healthy
+
+
+def disruption_problem(budget: dict[str, Any], replicas: int) -> str:
+    """Why a PDB spec lets no pod of ``replicas`` be evicted, or that the API server refuses it
+    ("" when it allows at least one eviction)."""
+    fields = [f for f in ("minAvailable", "maxUnavailable") if f in budget]
+    if len(fields) == 2:
+        return "it sets both minAvailable and maxUnavailable; the API server refuses that"
+    for field in fields:
+        value = budget[field]
+        if isinstance(value, int) and value < 0:
+            return f"{field} is {value}; the API server refuses a negative number"
+        if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+            if int(value[:-1]) > 100:
+                return f"{field} is {value!r}; the API server refuses more than 100%"
+    try:
+        allowed = allowed_disruptions(budget, replicas)
+    except NotAQuantity as error:
+        return f"{fields[0]}: {error}"
+    if allowed > 0:
+        return ""
+    field = fields[0]
+    value = budget[field]
+    pods = scaled(value, replicas, round_up=True)
+    exact = ""
+    if isinstance(value, str):
+        share = int(value[:-1]) * replicas / 100
+        exact = f" is {share:g} pods, which Kubernetes rounds up to {pods}"
+    if field == "maxUnavailable":
+        return (
+            f"maxUnavailable {value!r}{exact} lets no pod be evicted: "
+            "it allows no disruption, and `kubectl drain` hangs"
+        )
+    return (
+        f"minAvailable {value!r}{exact}, so all {replicas} must stay available: it allows no "
+        "disruption, and `kubectl drain` hangs"
+    )
 
 
 def never_below_capacity(manifests: Manifests) -> list[str]:
@@ -151,13 +209,32 @@ def probes_on_declared_ports(manifests: Manifests) -> list[str]:
 
 
 def requests_and_limits(manifests: Manifests) -> list[str]:
-    """CPU and memory requests and limits on every container."""
+    """CPU and memory requests and limits on every container, each a valid quantity, and no
+    request above its limit (the API server refuses such a pod, so no replica would start)."""
     problems = []
     for container in manifests.pod_spec().get("containers") or []:
-        for kind in ("requests", "limits"):
-            for resource in ("cpu", "memory"):
-                if not dig(container, "resources", kind, resource):
-                    problems.append(f"container {container.get('name')}: no {resource} {kind[:-1]}")
+        name = container.get("name")
+        for resource in ("cpu", "memory"):
+            amounts = {}
+            for kind in ("requests", "limits"):
+                value = dig(container, "resources", kind, resource)
+                if value is None or value == "":
+                    problems.append(f"container {name}: no {resource} {kind[:-1]}")
+                    continue
+                try:
+                    amounts[kind] = quantity(value)
+                except NotAQuantity as error:
+                    problems.append(f"container {name}: {resource} {kind[:-1]}: {error}")
+                    continue
+                if amounts[kind] < 0:
+                    problems.append(f"container {name}: the {resource} {kind[:-1]} is negative")
+            if len(amounts) == 2 and amounts["requests"] > amounts["limits"]:
+                requested = dig(container, "resources", "requests", resource)
+                limit = dig(container, "resources", "limits", resource)
+                problems.append(
+                    f"container {name}: the {resource} request {requested!r} is more than its "
+                    f"limit {limit!r}; the API server refuses such a pod, so no replica starts"
+                )
     return problems
 
 

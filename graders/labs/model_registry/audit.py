@@ -8,9 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from graders.errors import LearnerFailure
-from graders.labs.model_registry.scenario import Scenario, Step
-
-PROMOTIONS = ("promote-baseline", "promote-worse", "promote-unapproved", "promote-better")
+from graders.labs.model_registry.scenario import PROMOTIONS, ROLLBACKS, Scenario, Step
 
 
 def audit_events(step: Step) -> list[dict[str, Any]]:
@@ -27,16 +25,40 @@ def audit_events(step: Step) -> list[dict[str, Any]]:
 
 
 def expected_events(scenario: Scenario) -> list[tuple[str, Step, str | None, str | None]]:
-    """(action, step, from, to) for what the grader saw: every move and every refusal."""
+    """(action, step, from, to) for what the grader saw before the audit ran: every move and
+    every refused promotion."""
     found = []
-    for key in (*PROMOTIONS, "rollback"):
-        step = scenario.steps[key]
-        if step.moved:
-            found.append(
-                ("rollback" if key == "rollback" else "promote", step, step.before, step.after)
-            )
-        elif not step.result.ok and key != "rollback":
+    for key, step in scenario.steps.items():
+        if key == "audit":
+            break
+        if key in ROLLBACKS and step.moved:
+            found.append(("rollback", step, step.before, step.after))
+        elif key in PROMOTIONS and step.moved:
+            found.append(("promote", step, step.before, step.after))
+        elif key in PROMOTIONS and not step.result.ok:
             found.append(("refuse", step, step.before, step.version))
+    return found
+
+
+def rollback_targets(scenario: Scenario) -> list[tuple[Step, str | None, list[str]]]:
+    """For each rollback, in order: the step, the champion that a correct tool restores after the
+    moves the grader saw (None: nothing left to restore, so it must refuse), and the champions
+    then, oldest first. Each promotion that moved champion pushes its version (after the one it
+    replaced, on an empty stack); each rollback pops one and restores the one below."""
+    champions: list[str] = []
+    found: list[tuple[Step, str | None, list[str]]] = []
+    for key, step in scenario.steps.items():
+        if key in PROMOTIONS and step.moved and step.after is not None:
+            if not champions and step.before is not None:
+                champions.append(step.before)
+            champions.append(step.after)
+        elif key in ROLLBACKS:
+            history = list(champions)
+            if len(champions) >= 2:
+                champions.pop()
+                found.append((step, champions[-1], history))
+            else:
+                found.append((step, None, history))
     return found
 
 

@@ -13,35 +13,41 @@ from collections.abc import Callable
 
 from graders.checks import check
 from graders.containers.workspace import Workspace
-from graders.errors import LearnerFailure
-from graders.labs.model_registry.audit import PROMOTIONS, audit_events, expected_events, timestamp
+from graders.labs.model_registry.audit import (
+    audit_events,
+    expected_events,
+    rollback_targets,
+    timestamp,
+)
 from graders.labs.model_registry.fixtures import SERVICE, RegistryServer
 from graders.labs.model_registry.probe import Health, RegisteredModel, Seed, Seeded
 from graders.labs.model_registry.scenario import Concurrent, Scenario, moved_to, probe, served
+from graders.labs.model_registry.server import health_problem, user_problems
 
 SERVES = ("test_server_builds_and_answers_by_its_service_name",)
-REGISTERS = (*SERVES, "test_register_creates_a_version_with_every_lineage_tag")
 CLOCK_SLACK = 5.0
 
 
 @check(
     1,
-    points=15,
-    hint="Build FROM python:3.11-slim, install mlflow==3.17.2, and start `mlflow server` on "
-    "0.0.0.0:5000 with --allowed-hosts naming the service name registry (and registry:5000).",
+    points=10,
+    hint="A failed build: read its first error (pip: install mlflow==3.17.2 with -c "
+    "constraints.txt; COPY: only files inside server/). No answer: the server's last output says "
+    "why (it must listen on 0.0.0.0:5000 and write only under /data). A 403: --allowed-hosts must "
+    "name registry and registry:5000.",
 )
 def test_server_builds_and_answers_by_its_service_name(
     registry_server: RegistryServer, workspace: Workspace
 ) -> None:
-    """The server image builds and becomes healthy; it answers API calls made through its
-    service name"""
+    """The server image builds and starts; it answers API calls made through its service name"""
     # registry_server fails this check with the build log when the image does not build
     answer: Health = probe(workspace, "health")
     assert answer["api"] == 200, (
         f"GET http://{SERVICE}:5000/api/2.0/mlflow/registered-models/search answered "
         f"{answer['api']}: {str(answer['body'])[:300]}"
         + (
-            " (the server refuses the Host header: pass --allowed-hosts)"
+            " (the server refuses the Host header: --allowed-hosts must name registry and "
+            "registry:5000)"
             if answer["api"] == 403
             else ""
         )
@@ -50,10 +56,29 @@ def test_server_builds_and_answers_by_its_service_name(
 
 @check(
     2,
+    points=5,
+    requires=SERVES,
+    hint="Create a user with a fixed UID, chown /data to it and switch to it with USER (before "
+    "VOLUME /data); HEALTHCHECK must ask the server itself: python -c with urllib.request on "
+    "http://127.0.0.1:5000/health (the image has no curl).",
+)
+def test_server_runs_as_its_own_user_and_becomes_healthy(registry_server: RegistryServer) -> None:
+    """The server runs as a user that is not root and owns `/data`, and becomes healthy by its
+    own `HEALTHCHECK`"""
+    container = registry_server.container
+    assert container is not None, "the grader lost your registry's container"
+    problems = user_problems(container)
+    unhealthy = health_problem(container, registry_server.ready_at)
+    assert not problems and unhealthy is None, "\n".join([*problems, *filter(None, [unhealthy])])
+
+
+@check(
+    3,
     points=10,
     requires=SERVES,
-    hint="Keep the database and the artifacts under /data (VOLUME /data): a new container on "
-    "the same volume must find everything.",
+    hint="Keep the database (sqlite:////data/...) and the artifacts (--artifacts-destination "
+    "/data/artifacts) under VOLUME /data: a new container on the same volume must find the run, "
+    "its metric, the version and the artifact, and start again from that data.",
 )
 def test_registry_data_survives_a_new_container(
     registry_server: RegistryServer, workspace: Workspace, progress: Callable[[str], None]
@@ -75,11 +100,12 @@ def test_registry_data_survives_a_new_container(
 
 
 @check(
-    3,
+    4,
     points=15,
     requires=SERVES,
-    hint="Log the model, register it under --name, and set the tags git_commit, data_version, "
-    "training_run, author and roc_auc on the new model version.",
+    hint="Log the model and register it under --name once (not registered_model_name= as well: "
+    "two versions), exit 0, and set git_commit, data_version, training_run, author and roc_auc on "
+    "the new version, each exactly as given (roc_auc as text, not rounded).",
 )
 def test_register_creates_a_version_with_every_lineage_tag(
     scenario: Scenario, workspace: Workspace
@@ -97,11 +123,12 @@ def test_register_creates_a_version_with_every_lineage_tag(
 
 
 @check(
-    4,
+    5,
     points=15,
-    requires=REGISTERS,
-    hint="promote sets the alias champion on the version when the gate passes; serve.py loads "
-    "models:/<name>@champion, so it serves the new champion without a code change.",
+    requires=SERVES,
+    hint="promote sets the alias champion on the version when the gate passes (a roc_auc equal "
+    "to the champion's passes); serve.py loads models:/<name>@champion, so it serves the new "
+    "champion without a code change.",
 )
 def test_promote_moves_champion_and_serving_follows(scenario: Scenario) -> None:
     """`promote` of a better, approved model moves `champion`; serving by alias now returns its
@@ -118,12 +145,14 @@ def test_promote_moves_champion_and_serving_follows(scenario: Scenario) -> None:
         assert answer.get("predictions") == scenario.models["predictions"][model], (
             f"serve.py's predictions are not those of version {step.version}'s model"
         )
+    reviewed = scenario.steps["promote-reviewed"]  # its roc_auc equals the champion's
+    moved_to(reviewed, reviewed.version, "once approved, with a roc_auc equal to the champion's")
 
 
 @check(
-    5,
+    6,
     points=15,
-    requires=REGISTERS,
+    requires=SERVES,
     hint="Refuse (exit 1, the reason on stderr) when a lineage tag or the approved_by tag is "
     "missing, or when roc_auc is lower than the champion's; move nothing then.",
 )
@@ -140,27 +169,38 @@ def test_promote_refuses_a_worse_or_unapproved_model(scenario: Scenario) -> None
 
 
 @check(
-    6,
+    7,
     points=10,
-    requires=REGISTERS,
-    hint="Roll back to the champion before the last promotion (keep that history), not to the "
-    "version number before the current one.",
+    requires=SERVES,
+    hint="Keep the champions as a stack replayed from the trail: a promotion pushes, a rollback "
+    "pops and restores the one below (never the version number minus one, never the one the "
+    "last rollback left); with nothing below, exit non-zero and move nothing.",
 )
 def test_rollback_restores_the_previous_champion(scenario: Scenario) -> None:
-    """`rollback` restores the previous champion"""
-    moves = [scenario.steps[k] for k in PROMOTIONS if scenario.steps[k].moved]
-    if not moves or moves[-1].before is None:
-        raise LearnerFailure("no promotion replaced a champion, so there is nothing to roll back")
-    step = scenario.steps["rollback"]
-    moved_to(step, moves[-1].before)
+    """`rollback` restores the previous champion, then the one before it"""
+    for number, (step, target, history) in enumerate(rollback_targets(scenario), start=1):
+        which = f"rollback #{number} (champions so far, oldest first: {history or 'none'})"
+        if target is None:
+            assert step.result.exit_code != 0 and not step.moved, (
+                f"{which} had nothing left to restore, so it must exit non-zero and move "
+                f"nothing; it exited {step.result.exit_code} and left champion on "
+                f"{step.after!r}:\n{step.output()}"
+            )
+            continue
+        assert step.result.ok, f"{which} failed (exit {step.result.exit_code}):\n{step.output()}"
+        assert step.after == target, (
+            f"{which} left champion on {step.after!r}; it must restore {target!r}, the champion "
+            f"before {history[-1]!r}"
+        )
 
 
 @check(
-    7,
+    8,
     points=10,
-    requires=REGISTERS,
-    hint="Record every alias move and every refusal where every client sees it (in the "
-    "registry), with who ($REGISTRY_ACTOR), when (ISO 8601), from, to and why.",
+    requires=SERVES,
+    hint="Record every alias move and every refused promotion where every client sees it (in "
+    "the registry), with who ($REGISTRY_ACTOR), when (ISO 8601 with a time zone), from, to and "
+    "why; audit prints them oldest first, one JSON object per line and nothing else.",
 )
 def test_audit_lists_every_move_and_refusal(scenario: Scenario) -> None:
     """`audit` lists every alias move and refusal in order with who/when/from/to/why, matching
@@ -186,9 +226,9 @@ def test_audit_lists_every_move_and_refusal(scenario: Scenario) -> None:
 
 
 @check(
-    8,
+    9,
     points=10,
-    requires=REGISTERS,
+    requires=SERVES,
     hint="Let the registry create the model and number the versions: two registrations at the "
     "same moment must not race on 'does the model exist yet?'.",
 )

@@ -63,6 +63,7 @@ class RegistryServer:
     spec: ContainerSpec
     container: Container | None = None
     seconds_to_ready: float | None = None
+    ready_at: float = 0.0  # time.monotonic() when it first answered /health
     running: ExitStack = field(default_factory=ExitStack)
 
     def start(self, workspace: Workspace) -> None:
@@ -86,6 +87,7 @@ class RegistryServer:
             )
         )
         self.container, self.seconds_to_ready = service.container, service.seconds_to_ready
+        self.ready_at = service.started_at + service.seconds_to_ready
 
     def replace(self, workspace: Workspace) -> None:
         """Remove the container (not the volume) and start a new one from the same image."""
@@ -136,8 +138,9 @@ def registry_server(
 ) -> Iterator[RegistryServer]:
     """The learner's server, started with a fresh volume at /data; removed with it afterwards."""
     if not registry_build.ok:
-        tail = "\n".join("    " + line for line in registry_build.log.strip().splitlines()[-15:])
-        raise LearnerFailure(f"docker build of server/ failed:\n{tail}")
+        raise LearnerFailure(
+            registry_build.failure().replace("docker build", "docker build of server/", 1)
+        )
     volume = docker_client.volumes.create(
         f"mlops-labs-{run_id}-registry-data", labels=run_labels(run_id)
     )

@@ -24,6 +24,16 @@ from graders.errors import LearnerFailure
 from graders.labs.model_registry.fixtures import MODELS, PROJECT, RegistryServer
 from graders.timing import heavy_phase
 
+PROMOTIONS = (
+    "promote-baseline",
+    "promote-worse",
+    "promote-unapproved",
+    "promote-better",
+    "promote-reviewed",
+)
+# three rollbacks in a row: the last move, the one before it, then nothing left to restore
+ROLLBACKS = ("rollback", "rollback-again", "rollback-nothing-left")
+
 
 @dataclass
 class Step:
@@ -106,10 +116,12 @@ def scenario(
         )
         new = set(probe(workspace, "model", found.name)["versions"]) - before
         if not found.steps[key].result.ok or len(new) != 1:
+            done = ", ".join(list(found.steps)[:-1]) or "none"
             raise LearnerFailure(
-                f"`python -m registry register` ({key}) did not create one new version "
-                f"(exit {found.steps[key].result.exit_code}, new versions {sorted(new)}):\n"
-                + found.steps[key].output()
+                f"the scenario stopped at {actor}'s `python -m registry register` ({key}): it "
+                f"did not create one new version (exit {found.steps[key].result.exit_code}, new "
+                f"versions {sorted(new)}); the steps before it ran: {done}. Every check of the "
+                f"scenario needs its versions:\n" + found.steps[key].output()
             )
         found.steps[key].version = new.pop()
         return str(found.steps[key].version)
@@ -142,15 +154,20 @@ def scenario(
     promote("promote-baseline", baseline, "dave", approver="carol")
     serve("baseline")
     promote("promote-worse", register("register-worse", "worse", "bob"), "erin", approver="carol")
-    promote("promote-unapproved", register("register-unapproved", "better", "bob"), "frank")
+    unapproved = register("register-unapproved", "better", "bob")
+    promote("promote-unapproved", unapproved, "frank")
     promote(
         "promote-better", register("register-better", "better", "alice"), "grace", approver="carol"
     )
     serve("better")
-    progress("python -m registry rollback")
-    record("rollback", "heidi", "rollback", "--name", found.name)
+    promote("promote-reviewed", unapproved, "frank", approver="carol")  # reviewed at last
+    for key in ROLLBACKS[:2]:
+        progress(f"python -m registry rollback ({key})")
+        record(key, "heidi", "rollback", "--name", found.name)
     progress("python -m registry audit")
     record("audit", "ivan", "audit", "--name", found.name)
+    progress(f"python -m registry rollback ({ROLLBACKS[2]})")  # after the audit: not in it
+    record(ROLLBACKS[2], "heidi", "rollback", "--name", found.name)
     return found
 
 
@@ -229,9 +246,8 @@ def served(scenario: Scenario, key: str) -> dict[str, Any]:
         ) from None
 
 
-def moved_to(step: Step, version: str | None) -> None:
-    """The step ran and left the champion on ``version``."""
-    assert step.result.ok, f"`{step.what}` failed (exit {step.result.exit_code}):\n{step.output()}"
-    assert step.after == version, (
-        f"after `{step.what}` of version {step.version}, champion is {step.after!r}"
-    )
+def moved_to(step: Step, version: str | None, context: str = "") -> None:
+    """The step ran and left the champion on ``version`` (``context``: when, in the message)."""
+    what = f"`{step.what}` of version {step.version}" + (f" ({context})" if context else "")
+    assert step.result.ok, f"{what} failed (exit {step.result.exit_code}):\n{step.output()}"
+    assert step.after == version, f"after {what}, champion is {step.after!r}"

@@ -14,6 +14,11 @@ from typing import Any, cast
 
 from graders.checks import check
 from graders.errors import LearnerFailure
+from graders.labs.retraining_pipeline.contract_cases import (
+    good_with_decimals,
+    kept_beside_its_namesake,
+    quarantined,
+)
 from graders.labs.retraining_pipeline.crontab import parse_crontab
 from graders.labs.retraining_pipeline.data import Batch
 from graders.labs.retraining_pipeline.fixtures import (
@@ -23,8 +28,17 @@ from graders.labs.retraining_pipeline.fixtures import (
     entry_problems,
     one_decision,
     ran,
+    rows_in_training,
     served,
     where,
+)
+from graders.labs.retraining_pipeline.schedule import (
+    JOB_TIMEOUT,
+    LOG_TAIL,
+    JobRun,
+    explain,
+    job_script,
+    written_logs,
 )
 
 FIRST = ("test_first_run_serves_a_model_and_records_it",)
@@ -32,20 +46,16 @@ TOLERANCE = 0.01
 METRIC_AGREEMENT = 0.001
 IDLE_SECONDS = 10
 SCHEDULE = "schedule.cron"
-CRON_ENVIRONMENT = {
-    "HOME": "/tmp",
-    "SHELL": "/bin/sh",
-    "PATH": "/usr/bin:/bin",
-    "LOGNAME": "runner",
-}
 
 
 @check(
     1,
     points=10,
-    hint="With no models/current yet, train on data/training/, save the model in a new folder "
-    "under models/, point models/current at it with a relative link, and append a JSON line "
-    "to history.jsonl.",
+    hint="The first run must exit 0 with no models/ yet: train on every CSV in data/training/, "
+    "save the model in a new folder under models/, point models/current at it with a relative "
+    "link (ln -s v0001, not an absolute path), and append one JSON object per line to "
+    "history.jsonl with time, batch, decision and metrics (candidate_auc), a reason when "
+    "rejected or quarantined.",
 )
 def test_first_run_serves_a_model_and_records_it(first_run: Ran) -> None:
     """The first run on the starter data produces models/current and a history entry"""
@@ -68,8 +78,9 @@ def test_first_run_serves_a_model_and_records_it(first_run: Ran) -> None:
     2,
     points=15,
     requires=FIRST,
-    hint="Move a good batch into data/training/ (unchanged), retrain on the whole training set, "
-    "score the candidate on data/holdout.csv and record that score as metrics.candidate_auc.",
+    hint="For a good batch: retrain on the whole training set plus the batch, serve the new model "
+    "as a new version, record one promoted entry whose metrics.candidate_auc is the AUC "
+    "model.auc gives on data/holdout.csv, then move the batch unchanged into data/training/.",
 )
 def test_good_batch_is_consumed_and_promoted(
     first_run: Ran, good_batch_run: Ran, hidden: dict[str, Batch]
@@ -95,36 +106,31 @@ def test_good_batch_is_consumed_and_promoted(
     3,
     points=20,
     requires=FIRST,
-    hint="Validate each batch against the data contract before using it; move a bad one to "
-    "data/quarantine/ with a <batch>.reason.txt naming the column and the rule, record it, and "
-    "go on with the next batch.",
+    hint="Check every batch against the data contract before training on it: columns, empty "
+    "values, numbers, whole numbers (12.0 is one), ranges, categories, a file that ends in the "
+    "middle of a line, a repeat of a batch already decided. Move a bad one unchanged to "
+    "data/quarantine/ with a <batch>.reason.txt naming the column (or the batch it repeats), "
+    "record it and go on. Never overwrite a file: a name already taken gets a new one.",
 )
 def test_bad_batch_is_quarantined_and_good_ones_go_on(
     first_run: Ran, hidden: dict[str, Batch], progress: Callable[[str], None]
 ) -> None:
     """A batch that breaks the data contract is quarantined with a reason; the model is
     untouched; a good batch in the same run is still processed"""
-    progress("a run with four batches that break the data contract and one good batch")
+    progress("a run with batches that break the data contract and good ones")
     bad = [batch for role, batch in hidden.items() if role.startswith("bad-")]
-    good = hidden["good-among-bad"]
+    bad += [hidden["cut"], hidden["duplicate"]]
+    good, taken = hidden["good-among-bad"], hidden["name-taken"]
     project = first_run.project.copy("quarantine")
-    project.add(*bad, good)
-    outcome = project.run(watched=(*bad, good))
+    project.add(*bad, good, taken)
+    outcome = project.run(watched=(*bad, good, taken))
     ran(outcome, "a run with bad batches")
-    reasons = outcome.state["reasons"]
     for batch in bad:
-        consumed_once(outcome, batch, "quarantine")
-        one_decision(outcome, batch, "quarantined")
-        reason = reasons.get(batch.name, "").strip()
-        assert reason, f"data/quarantine/{batch.name}.reason.txt is missing or empty"
-        assert batch.broken_column in reason, (
-            f"the reason for {batch.name} does not name the column that breaks the contract "
-            f"({batch.broken_column}): {reason[:200]!r}"
-        )
-        rows = outcome.state["batches"][batch.name]["training_rows"]
-        assert rows == 0, f"{rows} rows of the bad batch {batch.name} reached the training set"
-    entry = one_decision(outcome, good, "promoted", "rejected")
-    consumed_once(outcome, good, "training" if entry["decision"] == "promoted" else "rejected")
+        if not batch.repeats:
+            quarantined(outcome, batch)
+    good_with_decimals(outcome, good)
+    kept_beside_its_namesake(first_run.outcome, outcome, taken, hidden["duplicate"])
+    quarantined(outcome, hidden["duplicate"], first_run.outcome)
 
 
 @check(
@@ -132,7 +138,9 @@ def test_bad_batch_is_quarantined_and_good_ones_go_on(
     points=15,
     requires=FIRST,
     hint="Score the current model and the candidate on the same holdout; promote only when the "
-    "candidate is at most 0.01 worse, otherwise record a rejected decision with both scores.",
+    "candidate is at most 0.01 worse. Otherwise keep serving the current model, record a "
+    "rejected entry with candidate_auc and current_auc, and move the batch, unchanged and "
+    "untrained on, to data/rejected/.",
 )
 def test_poisoned_batch_is_not_promoted(
     first_run: Ran, hidden: dict[str, Batch], progress: Callable[[str], None]
@@ -158,7 +166,7 @@ def test_poisoned_batch_is_not_promoted(
     assert after >= before - TOLERANCE, (
         f"the served model now scores {after} ROC AUC on the holdout, {before} before the run"
     )
-    rows = outcome.state["batches"][poisoned.name]["training_rows"]
+    rows = rows_in_training(outcome, poisoned)
     assert rows == 0, f"{rows} rows of the rejected batch stayed in the training set"
     assert where(outcome, poisoned), f"{poisoned.name} is gone: a rejected batch is kept"
     assert not any(p.startswith("data/incoming/") for p in where(outcome, poisoned)), (
@@ -170,8 +178,9 @@ def test_poisoned_batch_is_not_promoted(
     5,
     points=10,
     requires=FIRST,
-    hint="When data/incoming/ has no new batch, exit 0 at once: no training, no new model, "
-    "no history line, no file touched.",
+    hint="When data/incoming/ has no new batch and a model is served, exit 0 before importing "
+    "pandas or scikit-learn: no training, no new model, no history line, no log, no file "
+    "rewritten (the grader compares every file before and after).",
 )
 def test_run_without_new_data_changes_nothing(
     good_batch_run: Ran, progress: Callable[[str], None]
@@ -194,9 +203,10 @@ def test_run_without_new_data_changes_nothing(
     6,
     points=20,
     requires=FIRST,
-    hint="Write a new model into a new folder, then swap models/current with one rename; "
-    "record a decision before moving its batch, and let the next run clean up what a killed "
-    "run left and finish its work.",
+    hint="Write a new model into a new folder, then swap models/current with one rename (never "
+    "write into the served folder); record a decision before moving its batch; on start-up, "
+    "remove the temporary files a killed run left and finish the move of a batch the history "
+    "already decided instead of deciding it again.",
 )
 def test_killed_run_recovers(
     first_run: Ran,
@@ -239,7 +249,7 @@ def test_killed_run_recovers(
         consumed_once(
             recovered, good, "training" if entry["decision"] == "promoted" else "rejected"
         )
-        rows = state["batches"][good.name]["training_rows"]
+        rows = rows_in_training(recovered, good)
         expected = good.content.count(b"\n") - 1 if entry["decision"] == "promoted" else 0
         assert rows == expected, (
             f"after a run killed {moment} and the next run, the training set holds {rows} rows "
@@ -252,8 +262,10 @@ def test_killed_run_recovers(
     7,
     points=10,
     requires=FIRST,
-    hint="One cron line: five valid time fields, then cd into $PROJECT_DIR and run python -m "
-    "pipeline run. cron's PATH is /usr/bin:/bin; set PATH in the crontab.",
+    hint="One job line: five valid time fields or a macro such as @daily (not @reboot), then "
+    'cd "$PROJECT_DIR" && python -m pipeline run. cron runs it as $SHELL -c (SHELL=/bin/sh unless '
+    "the crontab sets it) from the home folder with PATH=/usr/bin:/bin: set PATH= above the job "
+    "line, with the folder of python in it. Exit 127 means a command was not found.",
 )
 def test_schedule_runs_the_pipeline(
     first_run: Ran,
@@ -266,7 +278,7 @@ def test_schedule_runs_the_pipeline(
     if not path.is_file():
         raise LearnerFailure(f"there is no {SCHEDULE}")
     try:
-        environment, jobs = parse_crontab(path.read_text(encoding="utf-8", errors="replace"))
+        _, jobs = parse_crontab(path.read_text(encoding="utf-8", errors="replace"))
     except ValueError as error:
         raise LearnerFailure(f"{SCHEDULE} is not a valid crontab: {error}") from None
     assert len(jobs) == 1, f"{SCHEDULE} must have one job line; it has {len(jobs)}"
@@ -275,16 +287,19 @@ def test_schedule_runs_the_pipeline(
     scheduled = hidden["scheduled"]
     project = first_run.project.copy("scheduled")
     project.add(scheduled)
-    variables = {**CRON_ENVIRONMENT, **environment, "PROJECT_DIR": project.path}
-    assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in variables.items())
-    script = (
-        f"printf %s {shlex.quote(job.stdin)} | env -i {assignments} /bin/sh -c "
-        f"{shlex.quote(job.command)}"
-    )
-    done = project.workspace.run(script, cwd="/tmp", timeout=300)
+    script, variables = job_script(job, project.path)
+    done = project.workspace.run(script, cwd="/tmp", timeout=JOB_TIMEOUT)
     outcome = project.look(watched=(scheduled,))
-    assert outcome.decisions(scheduled), (
-        f"the job of {SCHEDULE} (line {job.line}), run as cron would (sh, PATH=/usr/bin:/bin, "
-        f"from the home folder, PROJECT_DIR set to the project), did not process the new batch "
-        f"(exit {done.exit_code}): {(done.stdout + done.stderr).strip()[-600:]}"
+    if outcome.decisions(scheduled):
+        return
+    before = first_run.outcome.state["tree"]  # the copy's, but for its logs and data
+    tail = f"tail -c {LOG_TAIL} -- "
+    logs = {
+        log: project.workspace.run(tail + shlex.quote(log), cwd=project.path).stdout
+        for log in written_logs(before, outcome.state["tree"])[:3]
+    }
+    raise LearnerFailure(
+        f"the job of {SCHEDULE} (line {job.line}), run as cron would ({variables['SHELL']} -c, "
+        f"from the home folder, PATH={variables['PATH']}, PROJECT_DIR set to the project), did "
+        f"not process the new batch: {explain(JobRun(script, variables, done), logs)}"
     )

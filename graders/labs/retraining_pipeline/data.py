@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -28,11 +28,21 @@ SHIPPED = {
 
 @dataclass(frozen=True)
 class Batch:
-    """A hidden batch: its file name, its bytes and, for a bad one, the column it breaks."""
+    """A hidden batch: the name it arrives under in ``data/incoming/``, its bytes, for a bad one
+    the column it breaks, and its file in the grader's ``batches/`` when that is not its name
+    (a batch that arrives under a name another batch had), and for a duplicate the batch it
+    repeats."""
 
     name: str
     content: bytes
     broken_column: str = ""
+    stored: str = ""
+    repeats: str = ""  # for a duplicate, the name of the batch whose bytes it repeats
+
+    @property
+    def file(self) -> str:
+        """Its file name in the grader's ``batches/`` folder (and its key in a probe's report)."""
+        return self.stored or self.name
 
 
 def csv_bytes(lines: list[str], header: str = HEADER) -> bytes:
@@ -94,6 +104,28 @@ def bad_batches() -> list[Batch]:
     ]
 
 
+def whole_numbers_as_decimals(name: str, seed: int, first_id: int) -> Batch:
+    """A good batch whose whole-number columns sometimes read ``12.0``: still whole numbers."""
+    rows = _rows(seed, 2_000, first_id)
+    for n, row in enumerate(rows):
+        if n % 9 == 0:
+            for column in ("tenure_months", "support_calls", "age", "churned"):
+                row[COLUMNS.index(column)] += ".0"
+    return Batch(name, csv_bytes(_join(rows)))
+
+
+def cut_batch(name: str, seed: int, first_id: int) -> Batch:
+    """A good batch cut while it was written, in the middle of its last line. Its columns are in
+    another order (the contract allows any), monthly_charges last, so that the cut row still has
+    every column and a valid-looking charge (``56.8`` for ``56.85``): only the missing line
+    break says that the file was cut."""
+    order = [c for c in COLUMNS if c != "monthly_charges"] + ["monthly_charges"]
+    keep = [COLUMNS.index(c) for c in order]
+    rows = [[row[i] for i in keep] for row in _rows(seed, 1_500, first_id)]
+    content = csv_bytes(_join(rows), ",".join(order))
+    return Batch(name, content[:-2])
+
+
 def poisoned_batch() -> Batch:
     """A large batch whose labels are all flipped: any model trained with it gets worse."""
     rows = _rows(4301, 12_000, 2_000_001)
@@ -105,10 +137,18 @@ def poisoned_batch() -> Batch:
 def hidden_batches() -> dict[str, Batch]:
     """Every hidden batch of a grading, by the role it plays in the checks (made once)."""
     bad = bad_batches()
+    shipped = shipped_files()["incoming/batch-2026-11-01.csv"]
     return {
         "good": good_batch("batch-2026-11-05.csv", 4101, 1_000_001),
-        "good-among-bad": good_batch("batch-2026-11-11.csv", 4102, 1_100_001),
+        "good-among-bad": whole_numbers_as_decimals("batch-2026-11-11.csv", 4102, 1_100_001),
         **{f"bad-{batch.broken_column}": batch for batch in bad},
+        # the starter's batch (decided by the first run), byte for byte, under a new name
+        "duplicate": Batch("batch-2026-11-09.csv", shipped, repeats="batch-2026-11-01.csv"),
+        # new customers under the name of the starter's batch, which data/training/ holds
+        "name-taken": replace(
+            good_batch("batch-2026-11-01.csv", 4103, 1_150_001), stored="again-batch-2026-11-01.csv"
+        ),
+        "cut": cut_batch("batch-2026-11-16.csv", 4206, 1_600_001),
         "poisoned": poisoned_batch(),
         "scheduled": good_batch("batch-2026-11-21.csv", 4401, 3_000_001),
     }
@@ -129,7 +169,7 @@ def write_grader_files(folder: Path, lab: Lab, run_id: str) -> None:
     shutil.copytree(lab.starter / "data", folder / "data")
     shutil.copy(lab.starter / "data" / "holdout.csv", folder / "holdout.csv")
     for batch in hidden_batches().values():
-        (folder / "batches" / batch.name).write_bytes(batch.content)
+        (folder / "batches" / batch.file).write_bytes(batch.content)
 
 
 if __name__ == "__main__":

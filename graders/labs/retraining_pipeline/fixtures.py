@@ -83,8 +83,10 @@ class Project:
 
     def add(self, *batches: Batch) -> None:
         """Drop hidden batches into ``data/incoming/``."""
-        names = " ".join(f"{GRADER}/batches/{b.name}" for b in batches)
-        self.sh(f"mkdir -p data/incoming && cp {names} data/incoming/ && chmod u+w data/incoming/*")
+        copies = " && ".join(
+            f"cp {GRADER}/batches/{b.file} data/incoming/{b.name}" for b in batches
+        )
+        self.sh(f"mkdir -p data/incoming && {copies} && chmod u+w data/incoming/*")
 
     def run(
         self,
@@ -108,7 +110,7 @@ class Project:
 
     def probe(self, command: str, *flags: str, watched: tuple[Batch, ...]) -> Any:
         """Run the probe's ``command`` on this project, following the ``watched`` batches."""
-        batches = [f"--batch={GRADER}/batches/{b.name}" for b in watched]
+        batches = [f"--batch={GRADER}/batches/{b.file}" for b in watched]
         return self.workspace.probe(
             command,
             self.path,
@@ -226,7 +228,12 @@ def served(outcome: RunResult, when: str) -> ServedModel:
 
 def where(outcome: RunResult, batch: Batch) -> list[str]:
     """Every path under data/ holding the bytes of ``batch``."""
-    return list(outcome.state["batches"][batch.name]["locations"])
+    return list(outcome.state["batches"][batch.file]["locations"])
+
+
+def rows_in_training(outcome: RunResult, batch: Batch) -> int:
+    """How many rows of ``batch`` (by customer id) the training set holds."""
+    return outcome.state["batches"][batch.file]["training_rows"]
 
 
 def consumed_once(outcome: RunResult, batch: Batch, folder: str) -> None:

@@ -25,8 +25,9 @@ rm -f "$root.log"
 
 rm -f "$root"/usr/lib/python3.*/EXTERNALLY-MANAGED
 mkdir -p "$root/usr/local/bin"
-ln -sf /usr/bin/python3 "$root/usr/local/bin/python"
-ln -sf /usr/bin/pip3 "$root/usr/local/bin/pip"
+# Where the real python:3.11-slim has them (learners call /usr/local/bin/python3 from crontabs).
+for name in python python3 python3.11; do ln -sf /usr/bin/python3.11 "$root/usr/local/bin/$name"; done
+for name in pip pip3 pip3.11; do ln -sf /usr/bin/pip3 "$root/usr/local/bin/$name"; done
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 fi

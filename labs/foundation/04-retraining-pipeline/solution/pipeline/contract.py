@@ -22,6 +22,9 @@ NULLABLE = {"total_charges"}
 
 def problems(path: Path) -> list[str]:
     """Every way the batch at ``path`` breaks the contract (empty when it keeps it)."""
+    content = path.read_bytes()
+    if content and not content.endswith(b"\n"):  # a value cut short can look valid: 56.8
+        return ["the file ends in the middle of a line: it was cut while it was being written"]
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:

@@ -34,7 +34,11 @@ def run(root: Path) -> list[dict]:
         if (batch.name, sha256) in known:  # decided by a run stopped before it moved the batch
             settle(data, batch, known[batch.name, sha256])
             continue
-        problems = contract.problems(batch)
+        repeated = [name for name, digest in known if digest == sha256]
+        if repeated:  # the same bytes under a new name: never train on a batch twice
+            problems = [f"the same bytes as the batch {repeated[0]}, already decided"]
+        else:
+            problems = contract.problems(batch)
         if problems:
             entry = history.record(root, batch=batch.name, sha256=sha256, decision="quarantined",
                                    reason="; ".join(problems), metrics={})
@@ -53,6 +57,7 @@ def run(root: Path) -> list[dict]:
                           f"by more than {TOLERANCE}")
                 entry = history.record(root, batch=batch.name, sha256=sha256, decision="rejected",
                                        metrics=metrics, reason=reason)
+        known[batch.name, sha256] = entry
         settle(data, batch, entry)
         made.append(entry)
     return made

@@ -23,8 +23,10 @@ NULLABLE = {"total_charges"}
 def problems(path: Path) -> list[str]:
     """Every way the batch at ``path`` breaks the contract (empty when it keeps it).
 
-    TODO: check the columns, that numbers are numbers (whole numbers where INTEGER says so),
-    the ranges, the categories and the empty values (only NULLABLE columns may have them).
+    TODO: check that the file ends with a line break (one that ends in the middle of a line was
+    cut), the columns, that numbers are numbers (whole numbers where INTEGER says so: 12.0 is
+    one, 12.5 is not), the ranges, the categories and the empty values (only NULLABLE columns
+    may have them).
     Name the column in every problem: the reason file of a quarantined batch is read by people.
     """
     return []

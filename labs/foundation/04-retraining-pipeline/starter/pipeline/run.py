@@ -9,7 +9,9 @@ README describes:
 - TODO train a candidate on data/training/ plus the batch, score it on data/holdout.csv, and
   promote it only when it is not worse than the current model by more than 0.01;
 - TODO promote atomically: a new folder under models/, then models/current swapped in one rename;
-- TODO move each batch where its decision puts it, and append the decision to history.jsonl;
+- TODO quarantine a repeat too: a batch whose bytes were already decided under another name;
+- TODO move each batch where its decision puts it (never over a file of the same name: give it a
+  new one), and append the decision to history.jsonl;
 - TODO do nothing at all when there is no new batch;
 - TODO survive being killed at any moment: the next run cleans up and finishes the work.
 """
