@@ -120,11 +120,6 @@ def test_predict_matches_reference_model(
         f"POST /predict answered {answer.status_code}: {answer.text[:300]}"
     )
     body = _json(answer)
-    version, expected_version = body.get("model_version"), reference_batch["model_version"]
-    assert version == expected_version and isinstance(version, str), (
-        f"model_version is {str(version)[:80]!r}; model/metadata.json's model_version, which "
-        f"train.py writes, is {expected_version!r}"
-    )
     got, expected = body.get("predictions"), reference_batch["predictions"]
     assert isinstance(got, list) and len(got) == len(expected), (
         f"expected {len(expected)} predictions, got {str(got)[:200]}"
@@ -138,6 +133,11 @@ def test_predict_matches_reference_model(
     assert not wrong, (
         f"{len(wrong)} of {len(expected)} predictions differ from the reference model "
         f"(row {wrong[0]}: got {got[wrong[0]]!r}, expected {expected[wrong[0]]!r})"
+    )
+    version, expected_version = body.get("model_version"), reference_batch["model_version"]
+    assert version == expected_version and isinstance(version, str), (
+        f"model_version is '{str(version)[:80]}'; model/metadata.json's model_version, which "
+        f"train.py writes, is '{expected_version}'"
     )
 
 
