@@ -42,7 +42,11 @@ BUILD_MEMORY = "4g"
 BUILD_PIDS = 1024
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # What the docker CLI says when no engine answers: the machine's fault, never the learner's.
-_NO_ENGINE = ("Cannot connect to the Docker daemon", "error during connect")
+_NO_ENGINE = (  # lower case: BuildKit's client says "failed to dial gRPC: cannot connect to …"
+    "cannot connect to the docker daemon",
+    "error during connect",
+    "failed to dial grpc",
+)
 
 
 @dataclass
@@ -115,7 +119,7 @@ def run_capped(
 def raise_if_no_engine(output: str) -> None:
     """A docker CLI that found no engine is an environment problem, not a failed build."""
     for line in output.splitlines():
-        if any(sign in line for sign in _NO_ENGINE):
+        if any(sign in line.lower() for sign in _NO_ENGINE):
             reason = line.strip()[:200]
             raise EnvironmentProblem(f"no Docker engine answers ({reason})", START_DOCKER)
 

@@ -32,6 +32,7 @@ from graders.timing import heavy_phase
 LOG_LINES = 20  # lines of a container's output in a failure's message
 # A start that used less than this share of one CPU over its last second is idle: it waits (for a
 # port it will never open, for a timeout), it no longer works, so it is no longer a heavy phase.
+IDLE_GRACE = 3.0  # seconds
 IDLE_CPU = 0.05
 _CPU_USAGE = (  # a container's CPU time in its cgroup: path, and seconds per unit
     ("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage", 1e-9),  # v1, cgroupfs
@@ -137,17 +138,22 @@ def cpu_seconds(container: Container) -> float | None:
 
 class IdleWatch:
     """Whether a starting container has gone idle: under ``IDLE_CPU`` of a CPU over its last
-    second (never, where its CPU time cannot be read)."""
+    second, judged from ``IDLE_GRACE`` seconds after the watch began (a busy machine can take
+    over a second to start the process at all); never where its CPU time cannot be read."""
 
     def __init__(self, container: Container) -> None:
         self.container = container
-        self.mark = (time.monotonic(), cpu_seconds(container))
+        self.began = time.monotonic()
+        self.mark = (self.began, cpu_seconds(container))
 
     def idle(self) -> bool:
         """True once a whole second has passed with the container (nearly) idle."""
         now = time.monotonic()
         then, used = self.mark
         if used is None or now - then < 1.0:
+            return False
+        if now - self.began < IDLE_GRACE:
+            self.mark = (now, cpu_seconds(self.container))
             return False
         current = cpu_seconds(self.container)
         self.mark = (now, current)
