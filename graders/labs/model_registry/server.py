@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 from docker.models.containers import Container
 
 from graders.text import clean
@@ -33,13 +34,16 @@ done
 exit 0"""
 
 
+_EXEC_FAILED = (docker.errors.APIError, requests.exceptions.RequestException)
+
+
 def process_users(container: Container) -> list[tuple[str, str]]:
     """(effective UID, command line) of every process in the container, read from its ``/proc``
     (from the engine's ``docker top`` where the container has no shell)."""
     try:
         result = container.exec_run(["sh", "-c", LIST_PROCESSES])
         lines = result.output.decode(errors="replace").splitlines() if result.exit_code == 0 else []
-    except docker.errors.APIError:
+    except _EXEC_FAILED:  # the learner's image can make an exec fail or hang (the client's timeout)
         lines = []
     found = [line.partition(" ") for line in lines if line.split(" ", 1)[0].isdigit()]
     if found:
@@ -52,7 +56,7 @@ def data_owner(container: Container) -> str | None:
     """The UID that owns ``/data`` in the container (None when it cannot be read)."""
     try:
         result = container.exec_run(["stat", "-c", "%u", "/data"])
-    except docker.errors.APIError:
+    except _EXEC_FAILED:
         return None
     text = result.output.decode(errors="replace").strip()
     return text if result.exit_code == 0 and text.isdigit() else None
