@@ -44,6 +44,8 @@ class Mutant:
     # a red-team mistake: graded with ``--only`` these checks (criterion numbers or ids, as
     # strings), it must lose those ``fails`` names; empty: an ordinary mutant, graded whole
     only: tuple[str, ...] = field(default=())
+    # words the message of every check it loses must hold: the message names the cause
+    says: tuple[str, ...] = field(default=())
 
     @property
     def patch(self) -> Path:
@@ -116,6 +118,7 @@ def mutants_of(lab: Lab) -> list[Mutant]:
                     needs_images=tuple(raw.get("needs_images", ())),
                     fails_on_cluster=tuple(raw.get("fails_on_cluster", ())),
                     only=_only(raw.get("only", [])),
+                    says=tuple(str(words) for words in raw.get("says", ())),
                 )
             )
         except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:

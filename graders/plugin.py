@@ -70,6 +70,8 @@ class GradingSession:
         if raw:
             self.report.partial = _partial_option(raw)
         self.outcomes: dict[str, Outcome] = {}
+        # how a message names a check: "check 3 (The container answers GET /health …)"
+        self.check_names: dict[str, str] = {}
         self.started = time.monotonic()
         self.total_checks = 0
 
@@ -191,6 +193,7 @@ def pytest_collection_modifyitems(
                 f"{item.nodeid}: requires {unknown} which are not earlier checks in this module"
             )
         seen.add(item.name)
+        grading.check_names[item.name] = f"check {spec.criterion} ({_title(item)})"
         if selected is not None and item.name not in selected:
             left_out.append(item)
             continue
@@ -238,7 +241,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             progress.not_run_outcome = Outcome.ERROR
         else:
             progress.not_run_outcome = Outcome.BLOCKED
-        progress.blocked_by = f"not run: prerequisite {name} did not pass ({outcome})"
+        what = outcome.value if outcome is not None else "not run"
+        named = grading.check_names.get(name, name)
+        progress.blocked_by = f"not run: it requires {named}, which did not pass ({what})"
         pytest.skip(progress.blocked_by)
 
 

@@ -264,6 +264,15 @@ def mutant_problems(lab: Lab, mutant: Mutant, report: Report) -> list[str]:
     ]
     if also:
         problems.append(f"{mutant.name} also lost {', '.join(also)}")
+    unsaid = [
+        f"{c.id} does not say {words!r}"
+        for c in report.checks
+        if c.id in fails and c.id in lost
+        for words in mutant.says
+        if words not in c.message
+    ]
+    if unsaid:
+        problems.append(f"{mutant.name}: {'; '.join(unsaid)}")
     return problems
 
 

@@ -14,7 +14,6 @@ import pytest
 from graders.containers.cleanup import labelled, remove_run_resources, run_labels
 from graders.containers.dockerfile import base_images, instructions
 from graders.containers.images import STAND_IN_BASE, build_image, ensure_image
-from graders.containers.inspect import exported_members
 from graders.containers.layers import added_bytes, base_of, installed_distributions, shipped_paths
 from graders.containers.running import ContainerSpec
 from graders.containers.services import running_service
@@ -46,8 +45,16 @@ PLANTED = f"""\
 FROM {STAND_IN_BASE}
 COPY planted.txt /app/planted.txt
 ARG FAKE=/usr/local/lib/python3.11/site-packages/Fake_Pkg-1.0.dist-info
+ARG SITE=/usr/local/lib/python3.11/site-packages
 RUN rm /app/planted.txt && mkdir -p $FAKE \\
-    && printf 'Metadata-Version: 2.1\\nName: Fake_Pkg\\nVersion: 1.0\\n\\nbody\\n' > $FAKE/METADATA
+    && printf 'Metadata-Version: 2.1\\nName: Fake_Pkg\\nVersion: 1.0\\n\\nbody\\n' \\
+    > $FAKE/METADATA \\
+    && for v in 1.0 2.0; do mkdir $SITE/Gone_Pkg-$v.dist-info $SITE/Hidden_Pkg-$v.dist-info \\
+    && printf "Name: Gone_Pkg\\nVersion: $v\\n" > $SITE/Gone_Pkg-$v.dist-info/METADATA \\
+    && printf "Name: Hidden_Pkg\\nVersion: $v\\n" > $SITE/Hidden_Pkg-$v.dist-info/METADATA; done
+# a later layer uninstalls one version of each: a whiteout, and a folder emptied and made again
+RUN rm -r $SITE/Gone_Pkg-1.0.dist-info && rm -r $SITE/Hidden_Pkg-1.0.dist-info \\
+    && mkdir $SITE/Hidden_Pkg-1.0.dist-info
 RUN echo \\
     FROM mlops-labs-test/no-such-base:1
 """
@@ -153,8 +160,14 @@ def test_the_base_is_the_local_image_whose_layers_start_the_images_own(
 def test_a_file_a_later_layer_deletes_is_still_shipped(
     docker_engine: docker.DockerClient, images: dict[str, str], run_id: str
 ) -> None:
-    final = {path for path, _ in exported_members(docker_engine, images["planted"], run_id)}
-    assert "/app/planted.txt" not in final  # deleted from the final filesystem…
+    final = docker_engine.containers.run(
+        images["planted"],
+        ["ls", "/app"],
+        remove=True,
+        network_mode="none",
+        labels=run_labels(run_id),
+    )
+    assert b"planted.txt" not in final  # deleted from the final filesystem…
     shipped = shipped_paths(docker_engine, images["planted"])
     assert "/app/planted.txt" in shipped  # …but its layer still holds it
     assert "/usr/local/bin/python3" in shipped or "/usr/bin/python3" in shipped
@@ -165,9 +178,13 @@ def test_a_file_a_later_layer_deletes_is_still_shipped(
 def test_installed_versions_are_read_from_the_images_metadata_files(
     docker_engine: docker.DockerClient, images: dict[str, str], run_id: str
 ) -> None:
-    installed = installed_distributions(docker_engine, images["planted"], run_id)
+    installed = installed_distributions(docker_engine, images["planted"])
     assert installed["fake-pkg"] == {"1.0"}
     assert "pip" in installed
+    # what a later layer deleted is not installed, though its layer still ships it
+    assert installed["gone-pkg"] == {"2.0"} and installed["hidden-pkg"] == {"2.0"}
+    shipped = shipped_paths(docker_engine, images["planted"])
+    assert "/usr/local/lib/python3.11/site-packages/Gone_Pkg-1.0.dist-info/METADATA" in shipped
 
 
 @pytest.mark.docker

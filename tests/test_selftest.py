@@ -3,6 +3,7 @@ cluster rule on reports made by hand."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -75,6 +76,21 @@ def test_selftest_names_what_breaks_the_contract_and_exits_1(tiny_lab: Path) -> 
     assert "passes-answer-41 also lost test_answer_is_42" in done.stdout
     assert "The contract does not hold: 2 of 4 cases." in done.stdout
     assert "wrong-answer" not in done.stdout and "starter" not in done.stdout
+
+
+def test_a_mistake_whose_check_loses_without_saying_its_cause_breaks_the_contract(
+    tiny_lab: Path,
+) -> None:
+    add_mutant(tiny_lab, "answer-41-named", "41\n", ("test_answer_is_42",))
+    add_mutant(tiny_lab, "answer-43-unnamed", "43\n", ("test_answer_is_42",))
+    for name, words in (("answer-41-named", "'41'"), ("answer-43-unnamed", "too big")):
+        with (tiny_lab / "mutants" / name / "mutant.toml").open("a") as toml:
+            toml.write(f"says = [{json.dumps(words)}]\n")
+    done = run_cli("selftest", "tiny-lab", "--only", "answer-41-named,answer-43-unnamed")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "holds" in table_row(done.stdout, "answer-41-named")
+    assert "BROKEN" in table_row(done.stdout, "answer-43-unnamed")
+    assert "answer-43-unnamed: test_answer_is_42 does not say 'too big'" in done.stdout
 
 
 def test_selftest_exits_3_when_a_grading_errors(

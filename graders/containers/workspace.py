@@ -80,6 +80,11 @@ _STEP = (
     'timeout -k 5 "$2" bash -c "$1" >/tmp/.step-out 2>/tmp/.step-err; code=$?; '
     f"tail -c {OUTPUT_CAP} /tmp/.step-out; tail -c {OUTPUT_CAP} /tmp/.step-err >&2; exit $code"
 )
+# Settling, before a measurement: stop every process the learner's steps left running (``cmd &``,
+# ``nohup``, ``setsid`` daemons), that is all of the sandbox user's processes but the workspace's
+# own PID 1. Bash's ``kill -1`` spares the shell that sends it, which is then the only process of
+# its exec: the measurement runs next, in the same exec.
+_SETTLE = "kill -KILL -1 2>/dev/null; "
 _TIMED_OUT = (124, 137)
 
 
@@ -90,14 +95,24 @@ class Workspace:
     container: Container
     env: dict[str, str]
 
-    def run(self, script: str, *, cwd: str = WORK, timeout: float = 300) -> SandboxResult:
+    def run(
+        self, script: str, *, cwd: str = WORK, timeout: float = 300, settle: bool = False
+    ) -> SandboxResult:
         """Run ``script`` with bash in ``cwd``; a step over ``timeout`` seconds is killed. A step
         (and so every ``measure`` and ``probe``) is a heavy phase (``graders.timing``): its
-        ``seconds`` do not count a wait for the machine."""
+        ``seconds`` do not count a wait for the machine. With ``settle``, every process the
+        learner's steps left running is stopped first, in the same exec (see ``_SETTLE``)."""
         with heavy_phase():
             started = time.monotonic()
             exit_code, (stdout, stderr) = self.container.exec_run(
-                ["bash", "-c", _STEP, "step", script, str(int(timeout))],
+                [
+                    "bash",
+                    "-c",
+                    (_SETTLE if settle else "") + _STEP,
+                    "step",
+                    script,
+                    str(int(timeout)),
+                ],
                 workdir=cwd,
                 environment=self.env,
                 demux=True,
@@ -112,23 +127,15 @@ class Workspace:
             timed_out=timed_out,
         )
 
-    def settle(self) -> None:
-        """Stop every process the learner's steps left running (``cmd &``, ``nohup``, ``setsid``
-        daemons): all of the sandbox user's processes but the workspace's own PID 1. Bash's
-        ``kill -1`` spares the shell that sends it, which is the only process of this exec."""
-        self.container.exec_run(["bash", "-c", "kill -KILL -1"], user=SANDBOX_USER)
-
     def measure(
         self, script: str, *, cwd: str = WORK, timeout: float = 300, settle: bool = True
     ) -> SandboxResult:
         """Run a command of the grader's own (``git``, ``dvc`` reading state) as ``run`` does,
         but with a fresh HOME (see ``FRESH_HOME``): nothing the learner's steps left in theirs
         reaches it. First, unless ``settle`` is false (the grader watches learner commands it
-        started itself), every process the steps left running is stopped (``settle``), so none
+        started itself), every process the steps left running is stopped (``_SETTLE``), so none
         can change what is measured while it is read."""
-        if settle:
-            self.settle()
-        return self.run(FRESH_HOME + script, cwd=cwd, timeout=timeout)
+        return self.run(FRESH_HOME + script, cwd=cwd, timeout=timeout, settle=settle)
 
     def probe(
         self,

@@ -17,12 +17,7 @@ from graders.containers.http_exchange import Answer
 from graders.containers.http_load import InFlightRequest, load_test
 from graders.containers.images import STAND_IN_BASE, BuildResult
 from graders.containers.inspect import configured_user
-from graders.containers.layers import (
-    added_bytes,
-    base_of,
-    installed_distributions,
-    shipped_paths,
-)
+from graders.containers.layers import ImageContents, added_bytes, base_of
 from graders.containers.neighbours import neighbours_held_back
 from graders.containers.running import answers_http
 from graders.containers.services import NotReady, wait_until
@@ -263,12 +258,12 @@ def test_respects_port_variable(
     "tests/ (and anything else the service does not need).",
 )
 def test_build_context_excludes_data_git_notebooks_tests(
-    docker_client: docker.DockerClient, lab_image: str, run_id: str
+    lab_image_contents: ImageContents, run_id: str
 ) -> None:
     """The build context leaves data, .git, notebooks and tests out"""
     planted = f"mlops-labs-planted-{run_id}"
     # every layer counts: a file a later layer deletes still ships in the layer that added it
-    leaked = sorted(path for path in shipped_paths(docker_client, lab_image) if planted in path)
+    leaked = sorted(path for path in lab_image_contents.shipped if planted in path)
     assert not leaked, (
         f"files planted under {', '.join(PLANTED_DIRS)} ended up in the image's layers "
         "(deleting them in a later layer still ships them):\n" + "\n".join(leaked)
@@ -321,7 +316,7 @@ def test_sigterm_exits_cleanly_finishing_inflight_request(
     "and install exactly that file (`pip install --no-cache-dir -r requirements.txt`).",
 )
 def test_dependencies_pinned_and_installed(
-    docker_client: docker.DockerClient, lab_image: str, run_id: str, staged_submission: Path
+    lab_image_contents: ImageContents, staged_submission: Path
 ) -> None:
     """Dependencies are pinned and installed at the pinned versions"""
     requirements = staged_submission / "requirements.txt"
@@ -330,7 +325,7 @@ def test_dependencies_pinned_and_installed(
     assert not unpinned, "not pinned as name==version: " + ", ".join(unpinned)
     assert pins, "requirements.txt lists no dependency"
     # read from the image's files by the grader, never by running a program of the image
-    installed = installed_distributions(docker_client, lab_image, run_id)
+    installed = lab_image_contents.distributions
     wrong = [
         f"{pin} (installed: {' and '.join(sorted(installed.get(name, ['missing'])))})"
         for name, pin in pins.items()

@@ -23,6 +23,7 @@ from graders.catalogue import Lab
 from graders.containers.cleanup import run_labels
 from graders.containers.http_exchange import Answer, exchange
 from graders.containers.images import STAND_IN_BASE, BuildResult, build_image, ensure_image
+from graders.containers.layers import ImageContents, read_image
 from graders.containers.running import ContainerSpec, Limits, answers_http, host_port
 from graders.containers.sandbox import run_in_sandbox
 from graders.containers.services import running_service
@@ -136,6 +137,16 @@ def lab_image(lab_image_build: BuildResult) -> str:
     if not lab_image_build.ok:
         raise LearnerFailure("the image did not build")
     return lab_image_build.tag
+
+
+@pytest.fixture(scope="session")
+def lab_image_contents(
+    docker_client: docker.DockerClient, lab_image: str, progress: Callable[[str], None]
+) -> ImageContents:
+    """What the learner's image ships in every layer and installs in its final filesystem, read
+    once (one ``docker save``) for the build-context and the dependencies checks."""
+    progress("reading the learner's image")
+    return read_image(docker_client, lab_image)
 
 
 @pytest.fixture(scope="session")

@@ -168,8 +168,21 @@ def test_best_model_reproduces_its_metric(sweep: Sweep, record_property: Any) ->
         "score",
         model_id,
         f"{GRADER}/{VALID_CSV}",
-        failure=f"the best model {model_id} fails to load",
+        failure=f"the best model {model_id} could not be scored",
     )
+    if scored_model.get("failed") == "load":
+        raise AssertionError(
+            f"the best model {model_id} does not load with mlflow.pyfunc.load_model: "
+            f"{scored_model['error']}"
+        )
+    if scored_model.get("failed") == "predict":
+        why = (
+            "its signature's schema refuses the validation features at predict time (log the "
+            "signature inferred from the same columns and dtypes you predict on)"
+            if scored_model.get("schema")
+            else "its predict fails on the validation features"
+        )
+        raise AssertionError(f"the best model {model_id} loads, but {why}: {scored_model['error']}")
     measured = scored_model["accuracy"]
     logged = best["metrics"][METRIC]
     record_property("measured_accuracy", measured)

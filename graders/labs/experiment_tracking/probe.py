@@ -46,11 +46,16 @@ class Runs(TypedDict):
     runs: list[Run]
 
 
-class Score(TypedDict):
-    """What ``score`` returns: the model's accuracy on the labelled CSV, and its row count."""
+class Score(TypedDict, total=False):
+    """What ``score`` returns: the model's accuracy on the labelled CSV and its row count, or
+    ``failed`` ("load" or "predict") and ``error`` (the exception, the start of its text) and,
+    for a predict that failed, whether MLflow's schema enforcement refused the data."""
 
     accuracy: float
     rows: int
+    failed: str
+    error: str
+    schema: bool
 
 
 def logged_model(model: Any) -> LoggedModel:
@@ -97,8 +102,19 @@ def runs(experiment: str) -> Runs:
 def score(model_id: str, csv: str) -> Score:
     """Load the model with pyfunc and score its predictions on a labelled CSV."""
     frame = pd.read_csv(csv)
-    model = mlflow.pyfunc.load_model(f"models:/{model_id}")
-    predicted = pd.Series(model.predict(frame.drop(columns=[ID, LABEL]))).to_numpy().ravel()
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{model_id}")
+    except Exception as error:  # the learner's logged model: any failure is a finding
+        return Score(failed="load", error=f"{type(error).__name__}: {str(error)[:600]}")
+    try:
+        predictions = model.predict(frame.drop(columns=[ID, LABEL]))
+    except Exception as error:
+        said = str(error)
+        schema = "schema" in said.lower() and "mlflow" in type(error).__module__
+        if schema and "Error:" in said:  # MLflow quotes the data and the schema before why
+            said = said.rsplit("Error:", 1)[1].strip()
+        return Score(failed="predict", error=f"{type(error).__name__}: {said[:600]}", schema=schema)
+    predicted = pd.Series(predictions).to_numpy().ravel()
     accuracy = float((predicted.astype(int) == frame[LABEL].to_numpy()).mean())
     return Score(accuracy=accuracy, rows=len(frame))
 

@@ -97,12 +97,17 @@ def scenario(
     models = probe(workspace, "train", GRADER, MODELS)
     found = Scenario(new_model_name(), models)
 
-    def champion() -> str | None:
-        return probe(workspace, "model", found.name)["champion"]
+    # The last snapshot of the registered model, read after settling the sandbox: it holds until
+    # the learner's code runs again (a step, or serve.py), so it is the next step's "before" (a
+    # step reads the champion and the version numbers of it, which the grader's approvals keep).
+    last: list[dict[str, Any]] = []
+
+    def registered() -> dict[str, Any]:
+        last[:] = [dict(probe(workspace, "model", found.name))]
+        return last[0]
 
     def register(key: str, model: str, actor: str) -> str:
         progress(f"python -m registry register ({key})")
-        before = set(probe(workspace, "model", found.name)["versions"])
         lineage = found.models.setdefault("lineage", {})[key] = {
             "git_commit": uuid.uuid4().hex[:12],
             "data_version": f"churn-{key}",
@@ -111,10 +116,10 @@ def scenario(
             "roc_auc": str(models["auc"][model]),
         }
         args = [f"--{k.replace('_', '-')}={v}" for k, v in lineage.items()]
-        record(
+        before, after = record(
             key, actor, "register", "--name", found.name, f"--model={MODELS}/{model}.joblib", *args
         )
-        new = set(probe(workspace, "model", found.name)["versions"]) - before
+        new = set(after["versions"]) - set(before["versions"])
         if not found.steps[key].result.ok or len(new) != 1:
             done = ", ".join(list(found.steps)[:-1]) or "none"
             raise LearnerFailure(
@@ -126,14 +131,18 @@ def scenario(
         found.steps[key].version = new.pop()
         return str(found.steps[key].version)
 
-    def record(key: str, actor: str, *args: str) -> Step:
-        before = champion()
+    def record(key: str, actor: str, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run the step; the registered model (champion, versions) before and after it."""
+        before = last[0] if last else registered()
+        last.clear()  # the learner's command runs
         started = time.time()
         result = tool(workspace, actor, *args)
+        after = registered()
         found.steps[key] = Step(
-            " ".join(args[:1]), actor, result, started, time.time(), before, champion()
-        )
-        return found.steps[key]
+            " ".join(args[:1]), actor, result, started, time.time(), before["champion"],
+            after["champion"],
+        )  # fmt: skip
+        return before, after
 
     def promote(key: str, version: str, actor: str, approver: str = "") -> None:
         if approver:
@@ -144,6 +153,7 @@ def scenario(
 
     def serve(key: str) -> None:
         progress(f"python serve.py ({key})")
+        last.clear()
         found.served[key] = workspace.run(
             shlex.join(["python", "serve.py", found.name, f"{MODELS}/input.csv"]),
             cwd=PROJECT,
