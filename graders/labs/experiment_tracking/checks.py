@@ -120,7 +120,18 @@ def test_runs_logged_model_with_signature_and_input_example(sweep: Sweep) -> Non
             return "the model has no signature"
         if set(model["inputs"]) != FEATURES:
             return f"the signature's inputs are {sorted(model['inputs'])}, not the 8 features"
-        return None if model["input_example"] else "the model has no input example"
+        if not model["input_example"]:
+            return "the model has no input example"
+        if model["example_error"]:
+            return f"its input example cannot be read: {model['example_error']}"
+        columns = model["example_columns"]
+        if columns is not None and set(columns) != FEATURES:
+            extra, missing = sorted(set(columns) - FEATURES), sorted(FEATURES - set(columns))
+            return (
+                f"the input example's columns are not the 8 features (extra: {extra or 'none'}, "
+                f"missing: {missing or 'none'}): a few validation rows, features only"
+            )
+        return None
 
     problems = each_run(sweep, wrong)
     assert not problems, "runs without a proper model:\n" + "\n".join(problems)
@@ -131,7 +142,8 @@ def test_runs_logged_model_with_signature_and_input_example(sweep: Sweep) -> Non
     points=14,
     requires=RUNS,
     hint="Order the finished runs by metrics.val_accuracy DESC (higher is better) and write "
-    '{"run_id": ...} of the first to best_run.json.',
+    '{"run_id": ..., "val_accuracy": ...} of the first to best_run.json, the metric as the '
+    "number the run logged.",
 )
 def test_best_run_json_names_the_best_run(sweep: Sweep, record_property: Any) -> None:
     """best_run.json names the run with the best val_accuracy"""
@@ -145,6 +157,13 @@ def test_best_run_json_names_the_best_run(sweep: Sweep, record_property: Any) ->
     assert named in scores, f"best_run.json names {named!r}, not a finished run of {EXPERIMENT}"
     assert scores[named] == best, (
         f"best_run.json names a run with {METRIC} {scores[named]:.4f}; the best is {best:.4f}"
+    )
+    said = sweep.best_run.get(METRIC)
+    assert isinstance(said, (int, float)) and not isinstance(said, bool), (
+        f"best_run.json's {METRIC} is {said!r}, not a number (the run's {METRIC}, {best!r})"
+    )
+    assert abs(said - best) <= TOLERANCE, (
+        f"best_run.json's {METRIC} is {said!r}; the run it names logged {best!r}"
     )
     record_property("message", f"best run {named[:8]} with {METRIC} {best:.4f}")
 

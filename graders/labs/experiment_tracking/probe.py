@@ -10,6 +10,7 @@ learner's artifacts, which is why it happens here.
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypedDict
 
 import mlflow
@@ -26,6 +27,9 @@ class LoggedModel(TypedDict):
     ready: bool
     inputs: list[str] | None
     input_example: bool
+    # the saved input example's columns (None: not a table, or unreadable: ``example_error``)
+    example_columns: list[str] | None
+    example_error: str
 
 
 class Run(TypedDict):
@@ -67,13 +71,37 @@ def logged_model(model: Any) -> LoggedModel:
         ready=status.endswith("READY"),
         inputs=None,
         input_example=False,
+        example_columns=None,
+        example_error="",
     )
     if facts["ready"]:
         info = mlflow.models.get_model_info(f"models:/{model.model_id}")
         if info.signature is not None and info.signature.inputs is not None:
             facts["inputs"] = list(info.signature.inputs.input_names())
         facts["input_example"] = bool(info.saved_input_example_info)
+        if info.saved_input_example_info:
+            try:
+                facts["example_columns"] = example_columns(
+                    model, str(info.saved_input_example_info.get("artifact_path", ""))
+                )
+            except Exception as error:  # the learner's artifact: unreadable is a finding
+                facts["example_error"] = f"{type(error).__name__}: {str(error)[:300]}"
     return facts
+
+
+def example_columns(model: Any, artifact_path: str) -> list[str] | None:
+    """The columns of a logged model's saved input example (MLflow writes a table as
+    ``{"columns": [...], "data": [...]}``, or as records); None for an example that is no
+    table."""
+    location = str(model.artifact_location).rstrip("/")
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/{artifact_path}")
+    with open(local, encoding="utf-8") as file:
+        example = json.load(file)
+    if isinstance(example, dict) and isinstance(example.get("columns"), list):
+        return [str(column) for column in example["columns"]]
+    if isinstance(example, list) and example and isinstance(example[0], dict):
+        return [str(column) for column in example[0]]
+    return None
 
 
 def runs(experiment: str) -> Runs:
