@@ -14,7 +14,7 @@ import pytest
 from graders.containers.cleanup import labelled, remove_run_resources, run_labels
 from graders.containers.dockerfile import base_images, instructions
 from graders.containers.images import STAND_IN_BASE, build_image, ensure_image
-from graders.containers.layers import added_bytes, base_of, installed_distributions, shipped_paths
+from graders.containers.layers import ImageContents, added_bytes, base_of, read_image
 from graders.containers.running import ContainerSpec
 from graders.containers.services import running_service
 from graders.errors import EnvironmentProblem, LearnerFailure
@@ -156,9 +156,18 @@ def test_the_base_is_the_local_image_whose_layers_start_the_images_own(
     assert (nothing.name, added_bytes(docker_engine, images["planted"], nothing)) == ("", size)
 
 
+@pytest.fixture(scope="module")
+def planted(docker_engine: docker.DockerClient, images: dict[str, str]) -> ImageContents:
+    """The planted image, read once."""
+    return read_image(docker_engine, images["planted"])
+
+
 @pytest.mark.docker
 def test_a_file_a_later_layer_deletes_is_still_shipped(
-    docker_engine: docker.DockerClient, images: dict[str, str], run_id: str
+    docker_engine: docker.DockerClient,
+    images: dict[str, str],
+    planted: ImageContents,
+    run_id: str,
 ) -> None:
     final = docker_engine.containers.run(
         images["planted"],
@@ -168,7 +177,7 @@ def test_a_file_a_later_layer_deletes_is_still_shipped(
         labels=run_labels(run_id),
     )
     assert b"planted.txt" not in final  # deleted from the final filesystem…
-    shipped = shipped_paths(docker_engine, images["planted"])
+    shipped = planted.shipped
     assert "/app/planted.txt" in shipped  # …but its layer still holds it
     assert "/usr/local/bin/python3" in shipped or "/usr/bin/python3" in shipped
     assert not [path for path in shipped if "/.wh." in path]
@@ -176,15 +185,15 @@ def test_a_file_a_later_layer_deletes_is_still_shipped(
 
 @pytest.mark.docker
 def test_installed_versions_are_read_from_the_images_metadata_files(
-    docker_engine: docker.DockerClient, images: dict[str, str], run_id: str
+    planted: ImageContents,
 ) -> None:
-    installed = installed_distributions(docker_engine, images["planted"])
+    installed = planted.distributions
     assert installed["fake-pkg"] == {"1.0"}
     assert "pip" in installed
     # what a later layer deleted is not installed, though its layer still ships it
     assert installed["gone-pkg"] == {"2.0"} and installed["hidden-pkg"] == {"2.0"}
-    shipped = shipped_paths(docker_engine, images["planted"])
-    assert "/usr/local/lib/python3.11/site-packages/Gone_Pkg-1.0.dist-info/METADATA" in shipped
+    gone = "/usr/local/lib/python3.11/site-packages/Gone_Pkg-1.0.dist-info/METADATA"
+    assert gone in planted.shipped
 
 
 @pytest.mark.docker

@@ -175,15 +175,3 @@ def read_image(client: docker.DockerClient, image: str) -> ImageContents:
         distributions.setdefault(canonicalize_name(dist_name), set()).add(version)
     shipped = set().union(*(layer.paths for layer in layers.values())) if layers else set()
     return ImageContents(shipped, distributions)
-
-
-def shipped_paths(client: docker.DockerClient, image: str) -> set[str]:
-    """Every path that any layer of ``image`` holds (see ``read_image``)."""
-    return read_image(client, image).shipped
-
-
-def installed_distributions(client: docker.DockerClient, image: str) -> dict[str, set[str]]:
-    """The Python distributions installed in ``image``: canonical name -> the versions found,
-    from the ``*.dist-info/METADATA`` files under any ``site-packages`` or ``dist-packages`` of
-    its final filesystem, read by this process (see ``read_image``); nothing of the image runs."""
-    return read_image(client, image).distributions
