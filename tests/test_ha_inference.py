@@ -17,9 +17,10 @@ import yaml
 
 from graders.containers.services import Exit
 from graders.errors import LearnerFailure
-from graders.labs.ha_inference_on_kind import diagnosis, policy
+from graders.labs.ha_inference_on_kind import availability, diagnosis, policy
 from graders.labs.ha_inference_on_kind.fixtures import (
     allowance,
+    probe_port,
     quantity_bytes,
     quantity_cpus,
     run_spec,
@@ -29,7 +30,7 @@ from graders.labs.ha_inference_on_kind.quantities import NotAQuantity, quantity
 
 SOLUTION = Path(__file__).parents[1] / "labs/professional/03-ha-inference-on-kind/solution"
 RULES = (
-    policy.high_availability,
+    availability.high_availability,
     policy.never_below_capacity,
     policy.probes_on_declared_ports,
     policy.requests_and_limits,
@@ -114,6 +115,7 @@ HA, CAPACITY = "high_availability", "never_below_capacity"
         (("PodDisruptionBudget", "spec", "maxUnavailable", 0), HA),
         (("PodDisruptionBudget", "spec", "maxUnavailable", "50%"), None),
         ((*POD, "topologySpreadConstraints", None), HA),
+        ((*POD, "topologySpreadConstraints", 0, "topologyKey", "topology.kubernetes.io/zone"), HA),
         ((*ROLLING, "rollingUpdate", "maxUnavailable", "25%"), CAPACITY),
         ((*ROLLING[:-1], "strategy", {"type": "Recreate"}), CAPACITY),
         ((*POD, "securityContext", "runAsUser", 0), "locked_down"),
@@ -160,7 +162,7 @@ def test_one_change_breaks_exactly_its_rule(
 def test_allowed_disruptions_are_computed_as_the_disruption_controller_does(
     budget: dict[str, Any], replicas: int, allowed: int
 ) -> None:
-    assert policy.allowed_disruptions(budget, replicas) == allowed
+    assert availability.allowed_disruptions(budget, replicas) == allowed
 
 
 def test_a_90_percent_budget_of_3_replicas_is_refused_with_its_rounding(
@@ -168,7 +170,7 @@ def test_a_90_percent_budget_of_3_replicas_is_refused_with_its_rounding(
 ) -> None:
     budget = changed(reference, "PodDisruptionBudget", "spec", "maxUnavailable", None)
     budget = changed(budget, "PodDisruptionBudget", "spec", "minAvailable", "90%")
-    assert policy.high_availability(budget) == [
+    assert availability.high_availability(budget) == [
         "the PodDisruptionBudget inference, with 3 replicas (the HPA's minReplicas): "
         "minAvailable '90%' is 2.7 pods, which Kubernetes rounds up to 3, so all 3 must stay "
         "available: it allows no disruption, and `kubectl drain` hangs"
@@ -189,7 +191,7 @@ def test_a_90_percent_budget_of_3_replicas_is_refused_with_its_rounding(
 def test_a_budget_the_api_server_refuses_or_that_blocks_drains_is_named(
     budget: dict[str, Any], said: str
 ) -> None:
-    assert said in policy.disruption_problem(budget, 3)
+    assert said in availability.disruption_problem(budget, 3)
 
 
 def test_container_rules_see_probes_resources_security_and_the_tag(reference: Manifests) -> None:
@@ -362,3 +364,57 @@ def test_a_deployment_selector_that_misses_its_template_is_refused_as_the_api_se
     problems = policy.api_refusals(changed(reference, "Deployment", "spec", "selector", other))
     assert len(problems) == 1 and "does not select the pod template's labels" in problems[0]
     assert policy.api_refusals(changed(reference, "Deployment", "spec", "selector", {}))
+
+
+def test_a_required_anti_affinity_needs_a_node_for_every_pod_a_rollout_runs(
+    reference: Manifests,
+) -> None:
+    term = {
+        "topologyKey": "kubernetes.io/hostname",
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "inference"}},
+    }
+    required = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+    manifests = changed(reference, *POD, "affinity", required)
+    manifests = changed(manifests, *POD, "topologySpreadConstraints", None)
+    (problem,) = availability.high_availability(manifests)
+    assert "cannot hold the 4 pods a rollout runs at once" in problem
+    # two replicas and no surge room needed would fit the two workers; the preferred form always
+    two = changed(manifests, "HorizontalPodAutoscaler", "spec", "minReplicas", 2)
+    assert "cannot hold the 3 pods" in availability.high_availability(two)[0]
+    preferred = {"weight": 100, "podAffinityTerm": term}
+    soft = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [preferred]}}
+    assert availability.high_availability(changed(manifests, *POD, "affinity", soft)) == []
+
+
+def test_an_hpa_whose_maximum_is_below_its_minimum_is_refused_as_the_api_server_does(
+    reference: Manifests,
+) -> None:
+    problems = policy.api_refusals(
+        changed(reference, "HorizontalPodAutoscaler", "spec", "maxReplicas", 2)
+    )
+    assert problems and "maxReplicas 2 is below minReplicas 3" in problems[0]
+    equal = changed(reference, "HorizontalPodAutoscaler", "spec", "maxReplicas", 3)
+    assert policy.api_refusals(equal) == []
+
+
+def test_a_read_only_root_set_only_on_the_pod_is_not_inherited(reference: Manifests) -> None:
+    container = (*POD, "containers", 0, "securityContext")
+    manifests = changed(reference, *container, "readOnlyRootFilesystem", None)
+    manifests = changed(manifests, *POD, "securityContext", "readOnlyRootFilesystem", True)
+    assert policy.locked_down(manifests) == ["container inference: the root filesystem is writable"]
+    assert not run_spec(manifests, "image:1", "", "run").read_only
+    # runAsNonRoot, a pod-level field, is inherited
+    assert policy.locked_down(reference) == []
+
+
+def test_a_probe_on_an_undeclared_port_number_is_probed_there_and_published(
+    reference: Manifests,
+) -> None:
+    container = (*POD, "containers", 0)
+    manifests = changed(reference, *container, "ports", [{"containerPort": 8080}])
+    manifests = changed(manifests, *container, "readinessProbe", "httpGet", "port", 8080)
+    manifests = changed(manifests, *container, "livenessProbe", "httpGet", "port", 9090)
+    assert probe_port(manifests, "readinessProbe") == 8080
+    assert probe_port(manifests, "livenessProbe") == 9090
+    assert probe_port(manifests, "startupProbe") is None  # none: never the unnamed port
+    assert run_spec(manifests, "image:1", "", "run").publish == (8080, 9090)

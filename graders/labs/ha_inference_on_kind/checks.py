@@ -14,7 +14,7 @@ from typing import Any
 from graders.checks import check
 from graders.containers.http_exchange import exchange
 from graders.containers.services import container_exit
-from graders.labs.ha_inference_on_kind import diagnosis, policy
+from graders.labs.ha_inference_on_kind import availability, diagnosis, policy
 from graders.labs.ha_inference_on_kind.fixtures import (
     INSTANCE,
     DeclaredRun,
@@ -57,7 +57,7 @@ def test_manifests_render_and_validate_strictly(rendered_manifests: Manifests) -
 def test_high_availability(rendered_manifests: Manifests) -> None:
     """High availability: at least 2 replicas spread across nodes, an HPA on the Deployment, and
     a PodDisruptionBudget that selects the pods"""
-    no_problems(policy.high_availability(rendered_manifests))
+    no_problems(availability.high_availability(rendered_manifests))
 
 
 @check(

@@ -33,6 +33,7 @@ from graders.errors import LearnerFailure
 from graders.fixtures.scenario import temporary_folder
 from graders.labs.ha_inference_on_kind.diagnosis import PROBES, ProbeSeen
 from graders.labs.ha_inference_on_kind.manifests import Manifests, dig, render
+from graders.labs.ha_inference_on_kind.policy import effective_security_context
 from graders.labs.ha_inference_on_kind.quantities import NotAQuantity, quantity
 from graders.timing import heavy_phase
 
@@ -102,7 +103,7 @@ def run_spec(manifests: Manifests, image: str, image_user: str, run_id: str) -> 
     """The ContainerSpec of the Deployment's first container, as a kubelet would run it."""
     container = manifests.container() or {}
     pod = manifests.pod_spec()
-    context = {**(pod.get("securityContext") or {}), **(container.get("securityContext") or {})}
+    context = effective_security_context(pod, container)
     user = None
     if context.get("runAsUser") is not None:
         user = str(context["runAsUser"])
@@ -137,7 +138,7 @@ def run_spec(manifests: Manifests, image: str, image_user: str, run_id: str) -> 
             memory=str(memory) if memory else "2g",
             pids=PIDS,
         ),
-        publish=tuple(int(p["containerPort"]) for p in container.get("ports") or []),
+        publish=published_ports(container),
         read_only=context.get("readOnlyRootFilesystem") is True,
         tmp_on_tmpfs=False,  # a pod has a writable /tmp only where it mounts a volume there
         entrypoint=container.get("command"),
@@ -150,13 +151,29 @@ def run_spec(manifests: Manifests, image: str, image_user: str, run_id: str) -> 
 
 
 def probe_port(manifests: Manifests, probe: str) -> int | None:
-    """The container port number a probe's httpGet names (by number or by name)."""
-    container = manifests.container() or {}
+    """The container port number a probe's httpGet names: a number as it is (a kubelet probes
+    a port the container does not declare too), a name through the container's ports."""
+    return _probe_port(manifests.container() or {}, probe)
+
+
+def _probe_port(container: dict[str, Any], probe: str) -> int | None:
     port = dig(container, probe, "httpGet", "port")
-    for declared in container.get("ports") or []:
-        if port in (declared.get("containerPort"), declared.get("name")):
+    if isinstance(port, int) and not isinstance(port, bool):
+        return port
+    for declared in container.get("ports") or [] if isinstance(port, str) else []:
+        if port == declared.get("name"):
             return int(declared["containerPort"])
     return None
+
+
+def published_ports(container: dict[str, Any]) -> tuple[int, ...]:
+    """The declared container ports, first one first, then any port a probe names by number."""
+    ports = [int(p["containerPort"]) for p in container.get("ports") or []]
+    for probe in PROBES:
+        port = _probe_port(container, probe)
+        if port is not None and port not in ports:
+            ports.append(port)
+    return tuple(ports)
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,22 @@ from typing import Any
 import kubernetes_validate
 
 from graders.labs.ha_inference_on_kind.manifests import Manifests, dig
-from graders.labs.ha_inference_on_kind.quantities import NotAQuantity, quantity, scaled
+from graders.labs.ha_inference_on_kind.quantities import NotAQuantity, quantity
 
 KUBERNETES = "1.36"
+# the securityContext fields a container takes from its pod's (PodSecurityContext has no
+# readOnlyRootFilesystem, capabilities, privileged or allowPrivilegeEscalation)
+POD_LEVEL = (
+    "runAsUser", "runAsGroup", "runAsNonRoot", "seLinuxOptions", "seccompProfile",
+    "appArmorProfile", "windowsOptions",
+)  # fmt: skip
+
+
+def effective_security_context(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    """A container's securityContext with what it inherits from the pod's, as a kubelet merges
+    them: the container's own fields win, and only fields a PodSecurityContext has are inherited."""
+    inherited = {k: v for k, v in (pod.get("securityContext") or {}).items() if k in POD_LEVEL}
+    return {**inherited, **(container.get("securityContext") or {})}
 
 
 def schema_problems(manifests: Manifests) -> list[str]:
@@ -49,6 +62,15 @@ def api_refusals(manifests: Manifests) -> list[str]:
                 f"{labels}; the API server refuses it (`selector` does not match template "
                 "`labels`)"
             )
+    for hpa in manifests.of_kind("HorizontalPodAutoscaler"):
+        name = dig(hpa, "metadata", "name") or "?"
+        least, most = dig(hpa, "spec", "minReplicas") or 1, dig(hpa, "spec", "maxReplicas")
+        if isinstance(least, int) and isinstance(most, int) and most < least:
+            problems.append(
+                f"HorizontalPodAutoscaler/{name}: maxReplicas {most} is below minReplicas "
+                f"{least}; the API server refuses it (`maxReplicas` must be greater than or "
+                "equal to `minReplicas`)"
+            )
     return problems
 
 
@@ -72,102 +94,6 @@ def selects(selector: Any, labels: dict[str, str]) -> bool:
         ):
             return False
     return True
-
-
-def high_availability(manifests: Manifests) -> list[str]:
-    """At least 2 replicas (or an HPA minimum of 2) spread over nodes, an HPA on the Deployment,
-    and a PodDisruptionBudget that selects the pods and allows a disruption."""
-    deployment = manifests.deployment()
-    if deployment is None:
-        return ["there is no Deployment"]
-    name, labels = dig(deployment, "metadata", "name"), manifests.pod_labels()
-    replicas = int(dig(deployment, "spec", "replicas") or 1)
-    problems = []
-    hpas = [
-        h
-        for h in manifests.of_kind("HorizontalPodAutoscaler")
-        if dig(h, "spec", "scaleTargetRef", "kind") == "Deployment"
-        and dig(h, "spec", "scaleTargetRef", "name") == name
-    ]
-    if not hpas:
-        problems.append(f"no HorizontalPodAutoscaler targets the Deployment {name}")
-    least = int(dig(hpas[0], "spec", "minReplicas") or 1) if hpas else replicas
-    if least < 2:
-        problems.append(f"at least 2 replicas are needed; the least there can be is {least}")
-    pod = manifests.pod_spec()
-    spread = any(
-        selects(c.get("labelSelector"), labels) for c in pod.get("topologySpreadConstraints") or []
-    )
-    anti = dig(pod, "affinity", "podAntiAffinity") or {}
-    terms = (anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []) + [
-        t.get("podAffinityTerm") or {}
-        for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []
-    ]
-    if not spread and not any(selects(t.get("labelSelector"), labels) for t in terms):
-        problems.append("no topology spread constraint or pod anti-affinity selects the pods")
-    budgets = [
-        p
-        for p in manifests.of_kind("PodDisruptionBudget")
-        if selects(dig(p, "spec", "selector"), labels)
-    ]
-    if not budgets:
-        problems.append("no PodDisruptionBudget selects the Deployment's pods")
-    scale = f"{least} replicas" + (" (the HPA's minReplicas)" if hpas else "")
-    for budget in budgets:
-        problem = disruption_problem(budget.get("spec") or {}, least)
-        if problem:
-            name = dig(budget, "metadata", "name") or "?"
-            problems.append(f"the PodDisruptionBudget {name}, with {scale}: {problem}")
-    return problems
-
-
-def allowed_disruptions(budget: dict[str, Any], replicas: int) -> int:
-    """How many of ``replicas`` healthy pods the disruption controller lets be evicted, as
-    Kubernetes computes it: a percentage of ``minAvailable`` or ``maxUnavailable`` is rounded
-    up to whole pods (``GetScaledValueFromIntOrPercent(..., roundUp=true)``). Raises
-    :class:`NotAQuantity` for a value that is neither a number of pods nor a percentage."""
-    if "maxUnavailable" in budget:
-        return max(0, min(scaled(budget["maxUnavailable"], replicas, round_up=True), replicas))
-    if "minAvailable" in budget:
-        return max(0, replicas - scaled(budget["minAvailable"], replicas, round_up=True))
-    return replicas  # neither: the controller wants no pod healthy
-
-
-def disruption_problem(budget: dict[str, Any], replicas: int) -> str:
-    """Why a PDB spec lets no pod of ``replicas`` be evicted, or that the API server refuses it
-    ("" when it allows at least one eviction)."""
-    fields = [f for f in ("minAvailable", "maxUnavailable") if f in budget]
-    if len(fields) == 2:
-        return "it sets both minAvailable and maxUnavailable; the API server refuses that"
-    for field in fields:
-        value = budget[field]
-        if isinstance(value, int) and value < 0:
-            return f"{field} is {value}; the API server refuses a negative number"
-        if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
-            if int(value[:-1]) > 100:
-                return f"{field} is {value!r}; the API server refuses more than 100%"
-    try:
-        allowed = allowed_disruptions(budget, replicas)
-    except NotAQuantity as error:
-        return f"{fields[0]}: {error}"
-    if allowed > 0:
-        return ""
-    field = fields[0]
-    value = budget[field]
-    pods = scaled(value, replicas, round_up=True)
-    exact = ""
-    if isinstance(value, str):
-        share = int(value[:-1]) * replicas / 100
-        exact = f" is {share:g} pods, which Kubernetes rounds up to {pods}"
-    if field == "maxUnavailable":
-        return (
-            f"maxUnavailable {value!r}{exact} lets no pod be evicted: "
-            "it allows no disruption, and `kubectl drain` hangs"
-        )
-    return (
-        f"minAvailable {value!r}{exact}, so all {replicas} must stay available: it allows no "
-        "disruption, and `kubectl drain` hangs"
-    )
 
 
 def never_below_capacity(manifests: Manifests) -> list[str]:
@@ -240,10 +166,9 @@ def requests_and_limits(manifests: Manifests) -> list[str]:
 
 def locked_down(manifests: Manifests) -> list[str]:
     """runAsNonRoot (and no runAsUser 0), a read-only root filesystem, all capabilities dropped."""
-    pod = manifests.pod_spec().get("securityContext") or {}
     problems = []
     for container in manifests.pod_spec().get("containers") or []:
-        context = {**pod, **(container.get("securityContext") or {})}
+        context = effective_security_context(manifests.pod_spec(), container)
         name = container.get("name")
         if context.get("runAsNonRoot") is not True or context.get("runAsUser") == 0:
             problems.append(f"container {name} may run as root (set runAsNonRoot: true)")
