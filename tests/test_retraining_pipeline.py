@@ -21,6 +21,7 @@ from graders.containers.workspace import Workspace, open_workspace, stage_readab
 from graders.errors import LearnerFailure
 from graders.fixtures.scenario import copy_probe
 from graders.labs._shared.churn import HEADER
+from graders.labs.retraining_pipeline import probe
 from graders.labs.retraining_pipeline.contract_cases import kept_beside_its_namesake, quarantined
 from graders.labs.retraining_pipeline.crontab import job_environment, parse_crontab, split_percent
 from graders.labs.retraining_pipeline.data import (
@@ -43,6 +44,11 @@ from graders.labs.retraining_pipeline.schedule import (
 LAB = find_lab("foundation/04-retraining-pipeline")
 SHARED_CODE = ("pipeline/__init__.py", "pipeline/__main__.py", "pipeline/model.py")
 RANGES = {"tenure_months": (0, 72), "support_calls": (0, 10), "age": (18, 90), "churned": (0, 1)}
+CATEGORIES = {
+    "contract": {"month-to-month", "one-year", "two-year"},
+    "payment_method": {"card", "bank-transfer", "electronic-check", "mailed-check"},
+    "internet_service": {"fiber", "dsl", "none"},
+}
 
 
 def table(batch: Batch) -> list[dict[str, str]]:
@@ -111,6 +117,11 @@ def contract_breaches(row: dict[str, Any]) -> set[str]:
             assert value is None or (float(value).is_integer() and low <= float(value) <= high)
         except (ValueError, AssertionError):
             found.add(column)
+    for column, allowed in CATEGORIES.items():
+        if column in row and row[column] not in allowed:
+            found.add(column)
+    if row.get("customer_id") == "":
+        found.add("customer_id")
     charges = row.get("monthly_charges")
     if charges is not None:
         try:
@@ -120,13 +131,51 @@ def contract_breaches(row: dict[str, Any]) -> set[str]:
     return found
 
 
-def test_the_poisoned_batch_has_every_label_flipped() -> None:
-    poisoned = table(hidden_batches()["poisoned"])
-    assert len(poisoned) > 8_000 + 2_000  # more than the training set: it flips what is learned
+@pytest.mark.parametrize(
+    ("role", "seed", "count", "first_id"),
+    [("poisoned", 4703, 3_000, 2_000_001), ("worse-within-tolerance", 4701, 1_500, 2_500_001)],
+)
+def test_the_gate_batches_have_every_label_flipped_and_the_measured_seeds(
+    role: str, seed: int, count: int, first_id: int
+) -> None:
     from graders.labs._shared.churn import churn_rows
 
-    original = [line.rsplit(",", 1)[1] for line in churn_rows(4301, 12_000, 2_000_001)]
-    assert [row["churned"] for row in poisoned] == [str(1 - int(v)) for v in original]
+    rows = table(hidden_batches()[role])
+    original = [line.rsplit(",", 1)[1] for line in churn_rows(seed, count, first_id)]
+    assert [row["churned"] for row in rows] == [str(1 - int(v)) for v in original]
+
+
+def test_the_bad_batches_cover_every_rule_of_the_contract_table() -> None:
+    bad = [b for role, b in hidden_batches().items() if role.startswith("bad-")]
+    assert {b.broken_column for b in bad} >= {
+        "support_calls", "monthly_charges", "tenure_months", "age", "customer_id",
+        "internet_service",
+    }  # fmt: skip
+    values: dict[str, set[str]] = {}
+    for batch in bad[1:]:  # the first lacks its column
+        values.setdefault(batch.broken_column, set()).update(
+            r[batch.broken_column] for r in table(batch)
+        )
+    assert "-1" in values["tenure_months"] and "11" in values["support_calls"]  # just outside
+    assert "Fiber" in values["internet_service"] and "12.5" in values["tenure_months"]
+    assert "" in values["customer_id"] and "" in values["age"]
+
+
+def test_a_link_removed_and_made_again_is_seen_however_short(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    (models / "v1").mkdir(parents=True)
+    (models / "v2").mkdir()
+    (models / "current").symlink_to("v1")
+    links = probe.LinkWatch(models)
+    (models / "next").symlink_to("v2")
+    (models / "next").replace(models / "current")  # one rename over it: never gone
+    assert not links.gone()
+    (models / "current").unlink()
+    (models / "current").symlink_to("v1")
+    assert links.gone() and not links.gone()
+    (models / "current").rename(models / "old")
+    assert links.gone()
+    links.close()
 
 
 @pytest.mark.parametrize(

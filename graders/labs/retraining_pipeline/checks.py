@@ -30,7 +30,12 @@ from graders.labs.retraining_pipeline.fixtures import (
     ran,
     rows_in_training,
     served,
-    where,
+)
+from graders.labs.retraining_pipeline.gate_cases import (
+    METRIC_AGREEMENT,
+    TOLERANCE,
+    promoted_within_tolerance,
+    rejected_beyond_tolerance,
 )
 from graders.labs.retraining_pipeline.schedule import (
     JOB_TIMEOUT,
@@ -42,10 +47,9 @@ from graders.labs.retraining_pipeline.schedule import (
 )
 
 FIRST = ("test_first_run_serves_a_model_and_records_it",)
-TOLERANCE = 0.01
-METRIC_AGREEMENT = 0.001
 IDLE_SECONDS = 10
 SCHEDULE = "schedule.cron"
+STARTER_BATCH = "batch-2026-11-01.csv"  # data/incoming/ of the starter: the first run decides it
 
 
 @check(
@@ -71,6 +75,13 @@ def test_first_run_serves_a_model_and_records_it(first_run: Ran) -> None:
         assert not problems, f"history entry {entry} breaks the format: {'; '.join(problems)}"
     assert any(e["decision"] == "promoted" for e in history["entries"]), (
         "no history entry records the promotion of the first model"
+    )
+    first = [e.get("decision") for e in history["entries"] if e.get("batch") is None]
+    starter = [e.get("decision") for e in history["entries"] if e.get("batch") == STARTER_BATCH]
+    assert first == ["promoted"] and starter in (["promoted"], ["rejected"]), (
+        "the first run makes two decisions: the first model, trained on data/training/ alone "
+        f"(batch null), then {STARTER_BATCH} on its own; history.jsonl has {first} for the "
+        f"first model and {starter} for {STARTER_BATCH}"
     )
 
 
@@ -147,30 +158,19 @@ def test_poisoned_batch_is_not_promoted(
 ) -> None:
     """A poisoned batch (labels flipped) yields a worse candidate that is not promoted; the
     rejection is recorded"""
-    progress("a run with a batch whose labels are flipped")
-    poisoned = hidden["poisoned"]
+    progress("a run with two batches whose labels are flipped: the gate on both sides")
+    poisoned, slight = hidden["poisoned"], hidden["worse-within-tolerance"]
     project = first_run.project.copy("poisoned")
-    project.add(poisoned)
-    outcome = project.run(watched=(poisoned,))
-    ran(outcome, "a run with a poisoned batch")
-    entry = one_decision(outcome, poisoned, "rejected")
-    metrics = entry["metrics"]
-    candidate, current = metrics.get("candidate_auc"), metrics.get("current_auc")
-    assert isinstance(current, float | int) and candidate < current, (
-        f"the rejection of {poisoned.name} does not record both scores (candidate_auc "
-        f"{candidate}, current_auc {current})"
-    )
-    # the first run's model was served (a prerequisite), so both predicted
+    project.add(poisoned, slight)
+    outcome = project.run(watched=(poisoned, slight))
+    ran(outcome, "a run with poisoned batches")
+    # the first run's model was served (a prerequisite), so it predicted
     before = cast(float, first_run.outcome.state["current"]["holdout_auc"])
-    after = cast(float, served(outcome, "after a rejection")["holdout_auc"])
+    rejected_beyond_tolerance(outcome, poisoned, before)
+    promoted_within_tolerance(outcome, slight, before)
+    after = cast(float, served(outcome, "after the gate's run")["holdout_auc"])
     assert after >= before - TOLERANCE, (
         f"the served model now scores {after} ROC AUC on the holdout, {before} before the run"
-    )
-    rows = rows_in_training(outcome, poisoned)
-    assert rows == 0, f"{rows} rows of the rejected batch stayed in the training set"
-    assert where(outcome, poisoned), f"{poisoned.name} is gone: a rejected batch is kept"
-    assert not any(p.startswith("data/incoming/") for p in where(outcome, poisoned)), (
-        f"{poisoned.name} is still in data/incoming/: the next run would decide on it again"
     )
 
 

@@ -80,7 +80,9 @@ def good_batch(name: str, seed: int, first_id: int, count: int = 2_000) -> Batch
 
 
 def bad_batches() -> list[Batch]:
-    """One batch per kind of contract breach (schema, types, ranges, nulls), each on one column."""
+    """Batches that each break one rule of the contract's table on one column: the schema, a
+    type, both ends of the ranges (just outside them), empty values in a number and a text
+    column, a category written in another case, a whole number with a fraction."""
     missing = [c for c in COLUMNS if c != "support_calls"]
     keep = [COLUMNS.index(c) for c in missing]
     schema = [[row[i] for i in keep] for row in _rows(4202, 1_500, 1_200_001)]
@@ -88,19 +90,20 @@ def bad_batches() -> list[Batch]:
     types = [
         row[:2] + [f'"${row[2]}"'] + row[3:] if n % 7 == 0 else row for n, row in enumerate(types)
     ]
+
+    def breaking(name: str, seed: int, first_id: int, column: str, value: str) -> Batch:
+        rows = _every(_rows(seed, 1_500, first_id), 11, column, value)
+        return Batch(name, csv_bytes(_join(rows)), column)
+
     return [
         Batch("batch-2026-11-10.csv", csv_bytes(_join(schema), ",".join(missing)), "support_calls"),
         Batch("batch-2026-11-12.csv", csv_bytes(_join(types)), "monthly_charges"),
-        Batch(
-            "batch-2026-11-13.csv",
-            csv_bytes(_join(_every(_rows(4204, 1_500, 1_400_001), 11, "tenure_months", "-3"))),
-            "tenure_months",
-        ),
-        Batch(
-            "batch-2026-11-14.csv",
-            csv_bytes(_join(_every(_rows(4205, 1_500, 1_500_001), 13, "age", ""))),
-            "age",
-        ),
+        breaking("batch-2026-11-13.csv", 4204, 1_400_001, "tenure_months", "-1"),
+        breaking("batch-2026-11-14.csv", 4205, 1_500_001, "age", ""),
+        breaking("batch-2026-11-20.csv", 4207, 1_700_001, "support_calls", "11"),
+        breaking("batch-2026-11-22.csv", 4208, 1_800_001, "customer_id", ""),
+        breaking("batch-2026-11-23.csv", 4209, 1_900_001, "internet_service", "Fiber"),
+        breaking("batch-2026-11-24.csv", 4210, 2_100_001, "tenure_months", "12.5"),
     ]
 
 
@@ -126,11 +129,13 @@ def cut_batch(name: str, seed: int, first_id: int) -> Batch:
     return Batch(name, content[:-2])
 
 
-def poisoned_batch() -> Batch:
-    """A large batch whose labels are all flipped: any model trained with it gets worse."""
-    rows = _rows(4301, 12_000, 2_000_001)
+def flipped_batch(name: str, seed: int, count: int, first_id: int) -> Batch:
+    """A batch whose labels are all flipped (poisoned). How much worse a candidate trained with
+    it scores on the holdout grows with its size; the seeds and sizes below were measured with
+    ``model.fit`` on the training files in four orders (the README leaves the order open)."""
+    rows = _rows(seed, count, first_id)
     flipped = [row[:-1] + [str(1 - int(row[-1]))] for row in rows]
-    return Batch("batch-2026-11-15.csv", csv_bytes(_join(flipped)))
+    return Batch(name, csv_bytes(_join(flipped)))
 
 
 @cache
@@ -141,7 +146,7 @@ def hidden_batches() -> dict[str, Batch]:
     return {
         "good": good_batch("batch-2026-11-05.csv", 4101, 1_000_001),
         "good-among-bad": whole_numbers_as_decimals("batch-2026-11-11.csv", 4102, 1_100_001),
-        **{f"bad-{batch.broken_column}": batch for batch in bad},
+        **{f"bad-{batch.name}": batch for batch in bad},
         # the starter's batch (decided by the first run), byte for byte, under a new name
         "duplicate": Batch("batch-2026-11-09.csv", shipped, repeats="batch-2026-11-01.csv"),
         # new customers under the name of the starter's batch, which data/training/ holds
@@ -149,7 +154,10 @@ def hidden_batches() -> dict[str, Batch]:
             good_batch("batch-2026-11-01.csv", 4103, 1_150_001), stored="again-batch-2026-11-01.csv"
         ),
         "cut": cut_batch("batch-2026-11-16.csv", 4206, 1_600_001),
-        "poisoned": poisoned_batch(),
+        # both sides of the gate's 0.01 tolerance, against the first run's model (0.805395):
+        # a candidate 0.0143 to 0.0152 worse (rejected), one 0.0040 to 0.0052 worse (promoted)
+        "poisoned": flipped_batch("batch-2026-11-15.csv", 4703, 3_000, 2_000_001),
+        "worse-within-tolerance": flipped_batch("batch-2026-11-17.csv", 4701, 1_500, 2_500_001),
         "scheduled": good_batch("batch-2026-11-21.csv", 4401, 3_000_001),
     }
 

@@ -15,10 +15,12 @@ TypedDicts below, which the grader's fixtures read).
 from __future__ import annotations
 
 import csv
+import ctypes
 import hashlib
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 POLL_SECONDS = 0.001
+IN_MOVED_FROM, IN_DELETE, IN_NONBLOCK = 0x40, 0x200, 0o4000  # <sys/inotify.h>
 OUTPUT_TAIL = 4000
 ID, LABEL = "customer_id", "churned"
 LEFTOVER_MARKS = ("tmp", "partial", ".part", "~")
@@ -132,6 +135,46 @@ def models_listing(project: Path) -> tuple[Any, ...]:
     return (tuple(names), link)
 
 
+class LinkWatch:
+    """Sees every moment ``models/current`` is deleted or moved away (inotify on ``models/``),
+    however short: a link swapped with one rename over it never is, an unlink and a new link is,
+    between two polls."""
+
+    def __init__(self, models: Path) -> None:
+        self.fd = -1
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(IN_NONBLOCK)
+            if (
+                fd >= 0
+                and libc.inotify_add_watch(fd, os.fsencode(models), IN_MOVED_FROM | IN_DELETE) < 0
+            ):
+                os.close(fd)
+                fd = -1
+            self.fd = fd
+        except (OSError, AttributeError):
+            self.fd = -1
+
+    def gone(self) -> bool:
+        """True when ``current`` was deleted or moved away since the last call."""
+        found = False
+        while self.fd >= 0:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            offset = 0
+            while offset + 16 <= len(data):
+                _, _, _, length = struct.unpack_from("iIII", data, offset)
+                found |= data[offset + 16 : offset + 16 + length].rstrip(b"\0") == b"current"
+                offset += 16 + length
+        return found
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+
+
 def watch(
     project: Path, kill_after: float | None, kill_on_write: bool, timeout: float
 ) -> WatchedRun:
@@ -143,6 +186,8 @@ def watch(
     violations: list[str] = []
     first_write = None
     killed = timed_out = False
+    links = LinkWatch(project / "models") if held else None
+    gap = "models/current was deleted or moved away for a moment: swap it with one rename"
     with tempfile.TemporaryFile() as output:
         started = time.monotonic()
         process = subprocess.Popen(
@@ -162,6 +207,8 @@ def watch(
                 first_write = round(now, 3)
             if held and not (current / "model.joblib").is_file():
                 note(violations, "models/current had no model.joblib for a moment")
+            if links and links.gone():
+                note(violations, gap)
             stop = (kill_on_write and first_write is not None) or (
                 kill_after is not None and now >= kill_after
             )
@@ -176,6 +223,10 @@ def watch(
         # (a busy machine leaves the watcher waiting for a CPU): the last look still sees it.
         if first_write is None and (models_listing(project) != listing or rewritten(held, before)):
             first_write = seconds
+        if links:
+            if links.gone():
+                note(violations, gap)
+            links.close()
         output.seek(0)
         text = output.read().decode("utf-8", "replace")
     for name, descriptor in held.items():
