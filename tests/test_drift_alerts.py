@@ -23,7 +23,7 @@ from graders.containers.images import infra_image
 from graders.containers.running import run_network
 from graders.errors import EnvironmentProblem
 from graders.fixtures.prometheus import promtool, running_prometheus
-from graders.labs.drift_alerts import grafana, statistics, templating
+from graders.labs.drift_alerts import exposition, grafana, statistics, templating
 from graders.labs.drift_alerts.data import REFERENCE_ROWS, applications, write_reference
 from graders.labs.drift_alerts.promtool import (
     BUCKETS,
@@ -369,3 +369,86 @@ def test_prometheus_starts_on_its_network_and_a_bad_config_is_an_environment_pro
                 alias="prometheus-bad", config_dir=Path(bad),
             ):  # fmt: skip
                 pass
+
+
+def page(
+    ok: int, bad: int, errors: int, count: int, seconds: float, endpoint: str = "/predict"
+) -> str:
+    """A /metrics page of the README's table after ``ok`` and ``bad`` requests."""
+    e = f'endpoint="{endpoint}"'
+    lines = [
+        "# TYPE model_requests_total counter",
+        f'model_requests_total{{{e},status="200"}} {ok}',
+        f'model_requests_total{{{e},status="422"}} {bad}',
+        "# TYPE model_request_errors_total counter",
+        f"model_request_errors_total{{{e}}} {errors}",
+        "# TYPE model_request_duration_seconds histogram",
+        *(
+            f'model_request_duration_seconds_bucket{{{e},le="{le}"}} 0'
+            for le in (
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.075,
+                0.1,
+                0.25,
+                0.5,
+                0.75,
+                1.0,
+                2.5,
+                5.0,
+                7.5,
+                10.0,
+            )
+        ),
+        f'model_request_duration_seconds_bucket{{{e},le="+Inf"}} {count}',
+        f"model_request_duration_seconds_count{{{e}}} {count}",
+        f"model_request_duration_seconds_sum{{{e}}} {seconds}",
+        "# TYPE model_prediction_score histogram",
+        *(f'model_prediction_score_bucket{{le="{n / 10:g}"}} 0' for n in range(1, 11)),
+        'model_prediction_score_bucket{le="+Inf"} 1',
+        "model_prediction_score_count 1",
+        "model_prediction_score_sum 0.5",
+        "# TYPE feature_drift_psi gauge",
+        *(
+            f'feature_drift_psi{{feature="{f}"}} 0.01'
+            for f in ("age", "income", "loan_amount", "credit_score")
+        ),
+        "# TYPE feature_drift_ks gauge",
+        'feature_drift_ks{feature="age"} 0.01',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("after", "said"),
+    [
+        (page(9, 1, 1, 10, 0.08), None),
+        (page(9, 1, 1, 9, 0.08), None),  # the malformed request refused before it was timed
+        (page(9, 1, 1, 10, 80.0), "the latency is not in seconds"),  # milliseconds
+        (page(9, 1, 1, 10, 0.08, endpoint="predict"), 'no series with endpoint="/predict"'),
+        (page(10, 0, 0, 10, 0.08), "grew by 10 with status"),
+        (page(9, 1, 0, 10, 0.08), "model_request_errors_total"),
+        (page(18, 2, 2, 20, 0.16), "grew by 18"),  # each request counted twice
+    ],
+)
+def test_the_ten_requests_are_recomputed_from_the_metrics_page(
+    after: str, said: str | None
+) -> None:
+    families = exposition.read_families(after)
+    assert exposition.shape_problems(families) == []
+    problems = exposition.value_problems({}, families, seconds=0.2)
+    assert (said is None and problems == []) or (said and said in problems[0]), problems
+
+
+def test_what_the_page_held_before_the_requests_is_taken_off() -> None:
+    before = exposition.read_families(page(90, 10, 10, 100, 5.0))
+    after = exposition.read_families(page(99, 11, 11, 110, 5.1))
+    assert exposition.value_problems(before, after, seconds=0.2) == []
+
+
+def test_a_histogram_with_other_buckets_than_the_table_is_named() -> None:
+    text = page(9, 1, 1, 10, 0.08).replace('model_prediction_score_bucket{le="0.1"} 0\n', "")
+    (problem,) = exposition.shape_problems(exposition.read_families(text))
+    assert problem.startswith("model_prediction_score has the buckets 0.2, 0.3")

@@ -44,6 +44,10 @@ class MetricsPage(TypedDict):
     status: int
     text: str
     unexpected: list[str]
+    before: str  # the page before the ten requests
+    seconds: (
+        float  # the ten requests, sent one after the other, from the first send to the last answer
+    )
 
 
 class LiveSeen(TypedDict, total=False):
@@ -136,10 +140,19 @@ def metrics(url: str, traffic_json: str) -> MetricsPage:
     """Ten requests (one malformed), then GET /metrics."""
     traffic = Traffic(url, json.load(open(traffic_json))["quiet"])
     traffic.sent = MALFORMED_EVERY - 10
+    _, before = call("GET", url + "/metrics")
+    started = time.perf_counter()
     for _ in range(10):
         traffic.send()
+    seconds = time.perf_counter() - started
     status, text = call("GET", url + "/metrics")
-    return MetricsPage(status=status, text=text, unexpected=traffic.unexpected[:5])
+    return MetricsPage(
+        status=status,
+        text=text,
+        unexpected=traffic.unexpected[:5],
+        before=before,
+        seconds=round(seconds, 4),
+    )
 
 
 def query(prometheus: str, expr: str) -> dict[str, Any]:
