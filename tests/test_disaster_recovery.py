@@ -310,3 +310,24 @@ def test_a_runbook_whose_own_command_fails_is_still_blamed() -> None:
     )
     with pytest.raises(AssertionError, match="the runbook's command `x` failed"):
         checks.test_runbook_sections_and_commands_work(book, drilled)
+
+
+@pytest.mark.parametrize(
+    ("prune", "problem"),
+    [
+        ('python -m drtool prune "$BACKUP_ROOT" --keep 14', False),
+        ('python -m drtool prune "$BACKUP_ROOT" --keep=14', False),
+        ('python -m drtool prune "$BACKUP_ROOT" --keep 7', True),
+        ('python -m drtool prune "$BACKUP_ROOT" --keep "$KEEP"', True),
+    ],
+)
+def test_a_prune_that_keeps_another_number_than_the_retention_target_is_a_problem(
+    prune: str, problem: bool
+) -> None:
+    text = (LAB / "solution/RUNBOOK.md").read_text()
+    assert 'python -m drtool prune "$BACKUP_ROOT" --keep 14' in text
+    problems = read_runbook(
+        text.replace('python -m drtool prune "$BACKUP_ROOT" --keep 14', prune)
+    ).problems
+    assert bool(problems) == problem, problems
+    assert not problem or "the Retention target says 14" in problems[0]

@@ -99,7 +99,26 @@ def read_runbook(text: str) -> Runbook:
         book.problems.append(f"Retention {book.targets['Retention']!r} is not a number of backups")
     if "Schedule" in book.targets:
         book.problems += schedule_problems(book)
+    book.problems += retention_problems(book)
     return book
+
+
+def retention_problems(book: Runbook) -> list[str]:
+    """Every ``prune`` the runbook runs keeps as many backups as its Retention target says."""
+    keep, problems = book.retention(), []
+    for section in book.sections:
+        for command in book.commands(section):
+            words = command.replace("=", " ").split()
+            if keep is None or "prune" not in words or "--keep" not in words:
+                continue
+            position = words.index("--keep") + 1
+            kept = words[position] if position < len(words) else ""
+            if kept != str(keep):
+                problems.append(
+                    f"`{command[:120]}` keeps {kept or 'no number of'} backups, but the "
+                    f"Retention target says {keep}: the targets and the commands must agree"
+                )
+    return problems
 
 
 def schedule_problems(book: Runbook) -> list[str]:
