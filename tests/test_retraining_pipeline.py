@@ -161,21 +161,29 @@ def test_the_bad_batches_cover_every_rule_of_the_contract_table() -> None:
     assert "" in values["customer_id"] and "" in values["age"]
 
 
-def test_a_link_removed_and_made_again_is_seen_however_short(tmp_path: Path) -> None:
-    models = tmp_path / "models"
+def test_a_link_removed_and_made_again_and_a_copied_batch_are_seen_however_short(
+    tmp_path: Path,
+) -> None:
+    models, training = tmp_path / "models", tmp_path / "data" / "training"
     (models / "v1").mkdir(parents=True)
     (models / "v2").mkdir()
+    training.mkdir(parents=True)
     (models / "current").symlink_to("v1")
-    links = probe.LinkWatch(models)
+    watch = probe.LinkWatch(tmp_path)
     (models / "next").symlink_to("v2")
     (models / "next").replace(models / "current")  # one rename over it: never gone
-    assert not links.gone()
+    (tmp_path / "batch.csv").write_text("a\n1\n")
+    (tmp_path / "batch.csv").rename(training / "batch.csv")  # moved in with one rename
+    assert watch.seen() == []
     (models / "current").unlink()
     (models / "current").symlink_to("v1")
-    assert links.gone() and not links.gone()
+    assert watch.seen() == [probe.LINK_GAP] and watch.seen() == []
     (models / "current").rename(models / "old")
-    assert links.gone()
-    links.close()
+    assert watch.seen() == [probe.LINK_GAP]
+    (training / "copied.csv").write_text("a\n1\n")
+    (said,) = set(watch.seen())
+    assert said.startswith("data/training/copied.csv was written, not moved in")
+    watch.close()
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from graders.labs.retraining_pipeline.fixtures import (
 from graders.labs.retraining_pipeline.gate_cases import (
     METRIC_AGREEMENT,
     TOLERANCE,
+    is_number,
     promoted_within_tolerance,
     rejected_beyond_tolerance,
 )
@@ -61,7 +62,7 @@ STARTER_BATCH = "batch-2026-11-01.csv"  # data/incoming/ of the starter: the fir
     "history.jsonl with time, batch, decision and metrics (candidate_auc), a reason when "
     "rejected or quarantined.",
 )
-def test_first_run_serves_a_model_and_records_it(first_run: Ran) -> None:
+def test_first_run_serves_a_model_and_records_it(first_run: Ran, first_model_auc: float) -> None:
     """The first run on the starter data produces models/current and a history entry"""
     outcome = first_run.outcome
     ran(outcome)
@@ -82,6 +83,14 @@ def test_first_run_serves_a_model_and_records_it(first_run: Ran) -> None:
         "the first run makes two decisions: the first model, trained on data/training/ alone "
         f"(batch null), then {STARTER_BATCH} on its own; history.jsonl has {first} for the "
         f"first model and {starter} for {STARTER_BATCH}"
+    )
+    (entry,) = [e for e in history["entries"] if e.get("batch") is None]
+    recorded: Any = (entry.get("metrics") or {}).get("candidate_auc")
+    assert is_number(recorded) and abs(recorded - first_model_auc) <= METRIC_AGREEMENT, (
+        f"the first model's entry records candidate_auc {str(recorded)[:40]}, but model.fit on "
+        f"data/training/ alone scores {first_model_auc} on data/holdout.csv (the grader's own "
+        f"figure): the first model is trained on data/training/ only, before {STARTER_BATCH} "
+        "is decided"
     )
 
 
@@ -166,9 +175,10 @@ def test_poisoned_batch_is_not_promoted(
     ran(outcome, "a run with poisoned batches")
     # the first run's model was served (a prerequisite), so it predicted
     before = cast(float, first_run.outcome.state["current"]["holdout_auc"])
-    rejected_beyond_tolerance(outcome, poisoned, before)
     promoted_within_tolerance(outcome, slight, before)
     after = cast(float, served(outcome, "after the gate's run")["holdout_auc"])
+    # decided next, against the model the promotion serves (its current_auc is that model's)
+    rejected_beyond_tolerance(outcome, poisoned, after)
     assert after >= before - TOLERANCE, (
         f"the served model now scores {after} ROC AUC on the holdout, {before} before the run"
     )

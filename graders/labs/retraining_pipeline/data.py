@@ -154,10 +154,11 @@ def hidden_batches() -> dict[str, Batch]:
             good_batch("batch-2026-11-01.csv", 4103, 1_150_001), stored="again-batch-2026-11-01.csv"
         ),
         "cut": cut_batch("batch-2026-11-16.csv", 4206, 1_600_001),
-        # both sides of the gate's 0.01 tolerance, against the first run's model (0.805395):
-        # a candidate 0.0143 to 0.0152 worse (rejected), one 0.0040 to 0.0052 worse (promoted)
-        "poisoned": flipped_batch("batch-2026-11-15.csv", 4703, 3_000, 2_000_001),
+        # both sides of the gate's 0.01 tolerance, in file-name order: against the first run's
+        # model (0.805395) a candidate 0.0040 to 0.0052 worse (promoted), then, against the model
+        # that promotion serves, one 0.0201 to 0.0232 worse (rejected); four training orders each
         "worse-within-tolerance": flipped_batch("batch-2026-11-17.csv", 4701, 1_500, 2_500_001),
+        "poisoned": flipped_batch("batch-2026-11-18.csv", 4703, 3_000, 2_000_001),
         "scheduled": good_batch("batch-2026-11-21.csv", 4401, 3_000_001),
     }
 
@@ -171,11 +172,15 @@ def write_shipped(data_dir: Path) -> None:
 
 
 def write_grader_files(folder: Path, lab: Lab, run_id: str) -> None:
-    """The starter's data (``data/``), its holdout and the hidden batches (``batches/``), for
-    the workspace's ``/grader``."""
+    """The starter's data (``data/``), its holdout, the lab's ``model.py`` (``lab_model/``) and
+    the hidden batches (``batches/``), for the workspace's ``/grader``."""
     (folder / "batches").mkdir()
     shutil.copytree(lab.starter / "data", folder / "data")
     shutil.copy(lab.starter / "data" / "holdout.csv", folder / "holdout.csv")
+    # the lab's own model.py, for the grader's figure of the first model (trained on
+    # data/training/ alone): a learner's copy could have been changed
+    (folder / "lab_model").mkdir()
+    shutil.copy(lab.starter / "pipeline" / "model.py", folder / "lab_model" / "model.py")
     for batch in hidden_batches().values():
         (folder / "batches" / batch.file).write_bytes(batch.content)
 

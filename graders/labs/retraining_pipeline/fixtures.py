@@ -164,6 +164,25 @@ def first_run(clean_project: Callable[[str], Project], progress: Callable[[str],
 
 
 @pytest.fixture(scope="session")
+def first_model_auc(project_workspace: Workspace) -> float:
+    """The holdout AUC of the first model as the README defines it: the lab's own ``model.fit``
+    on ``data/training/`` of the starter alone (one file, so one order), scored by ``model.auc``
+    (computed in the sandbox, in a fresh process)."""
+    script = (
+        f"import sys; sys.path.insert(0, '{GRADER}/lab_model'); import model; "
+        f"from pathlib import Path; print(model.auc(model.fit(model.read([Path('{GRADER}/data/"
+        f"training/base.csv')])), model.read([Path('{HOLDOUT}')])))"
+    )
+    result = project_workspace.measure(f"python -I -c {shlex.quote(script)}", timeout=120)
+    if not result.ok:
+        raise GraderError(
+            f"the grader could not train its own first model: {result.stderr[-300:]}",
+            "report this: the lab's model.py failed in the sandbox",
+        )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
 def good_batch_run(
     first_run: Ran, hidden: dict[str, Batch], progress: Callable[[str], None]
 ) -> Ran:

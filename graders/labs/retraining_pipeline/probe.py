@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 POLL_SECONDS = 0.001
-IN_MOVED_FROM, IN_DELETE, IN_NONBLOCK = 0x40, 0x200, 0o4000  # <sys/inotify.h>
+IN_MODIFY, IN_MOVED_FROM, IN_DELETE, IN_NONBLOCK = 0x2, 0x40, 0x200, 0o4000  # <sys/inotify.h>
+LINK_GAP = "models/current was deleted or moved away for a moment: swap it with one rename"
 OUTPUT_TAIL = 4000
 ID, LABEL = "customer_id", "churned"
 LEFTOVER_MARKS = ("tmp", "partial", ".part", "~")
@@ -136,28 +137,29 @@ def models_listing(project: Path) -> tuple[Any, ...]:
 
 
 class LinkWatch:
-    """Sees every moment ``models/current`` is deleted or moved away (inotify on ``models/``),
-    however short: a link swapped with one rename over it never is, an unlink and a new link is,
-    between two polls."""
+    """Sees, however short, every moment ``models/current`` is deleted or moved away and every
+    CSV written into ``data/training/`` (inotify): a link swapped with one rename over it and a
+    batch moved in with one rename make neither event; an unlink and a new link, or a copy
+    (which a kill can cut in half), do, between two polls."""
 
-    def __init__(self, models: Path) -> None:
-        self.fd = -1
+    def __init__(self, project: Path) -> None:
+        self.fd, self.folders = -1, {}
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            fd = libc.inotify_init1(IN_NONBLOCK)
-            if (
-                fd >= 0
-                and libc.inotify_add_watch(fd, os.fsencode(models), IN_MOVED_FROM | IN_DELETE) < 0
+            self.fd = libc.inotify_init1(IN_NONBLOCK)
+            for folder, mask in (
+                ("models", IN_MOVED_FROM | IN_DELETE),
+                ("data/training", IN_MODIFY),
             ):
-                os.close(fd)
-                fd = -1
-            self.fd = fd
+                wd = libc.inotify_add_watch(self.fd, os.fsencode(project / folder), mask)
+                if wd >= 0:
+                    self.folders[wd] = folder
         except (OSError, AttributeError):
             self.fd = -1
 
-    def gone(self) -> bool:
-        """True when ``current`` was deleted or moved away since the last call."""
-        found = False
+    def seen(self) -> list[str]:
+        """What happened since the last call, said as violations."""
+        found = []
         while self.fd >= 0:
             try:
                 data = os.read(self.fd, 65536)
@@ -165,9 +167,19 @@ class LinkWatch:
                 break
             offset = 0
             while offset + 16 <= len(data):
-                _, _, _, length = struct.unpack_from("iIII", data, offset)
-                found |= data[offset + 16 : offset + 16 + length].rstrip(b"\0") == b"current"
+                wd, _, _, length = struct.unpack_from("iIII", data, offset)
+                name = (
+                    data[offset + 16 : offset + 16 + length].rstrip(b"\0").decode(errors="replace")
+                )
                 offset += 16 + length
+                folder = self.folders.get(wd)
+                if folder == "models" and name == "current":
+                    found.append(LINK_GAP)
+                elif folder == "data/training" and name.endswith(".csv"):
+                    found.append(
+                        f"data/training/{name[:80]} was written, not moved in with one rename: a "
+                        "kill during the copy leaves half a batch in the training set"
+                    )
         return found
 
     def close(self) -> None:
@@ -186,8 +198,7 @@ def watch(
     violations: list[str] = []
     first_write = None
     killed = timed_out = False
-    links = LinkWatch(project / "models") if held else None
-    gap = "models/current was deleted or moved away for a moment: swap it with one rename"
+    links = LinkWatch(project) if held else None
     with tempfile.TemporaryFile() as output:
         started = time.monotonic()
         process = subprocess.Popen(
@@ -207,8 +218,8 @@ def watch(
                 first_write = round(now, 3)
             if held and not (current / "model.joblib").is_file():
                 note(violations, "models/current had no model.joblib for a moment")
-            if links and links.gone():
-                note(violations, gap)
+            for seen in links.seen() if links else []:
+                note(violations, seen)
             stop = (kill_on_write and first_write is not None) or (
                 kill_after is not None and now >= kill_after
             )
@@ -224,8 +235,8 @@ def watch(
         if first_write is None and (models_listing(project) != listing or rewritten(held, before)):
             first_write = seconds
         if links:
-            if links.gone():
-                note(violations, gap)
+            for seen in links.seen():
+                note(violations, seen)
             links.close()
         output.seek(0)
         text = output.read().decode("utf-8", "replace")
