@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from graders.catalogue import find_lab
 from graders.labs._shared.churn import write_split
-from graders.labs.experiment_tracking.checks import FEATURES
+from graders.labs.experiment_tracking.checks import FEATURES, not_validation_rows
+from graders.labs.experiment_tracking.data import (
+    VALID_CSV,
+    normalised,
+    validation_rows,
+    write_grader_files,
+)
 from graders.labs.experiment_tracking.fixtures import Sweep
 from graders.labs.experiment_tracking.runs import each_run
 
@@ -46,3 +53,29 @@ def test_grid_point_of_a_run_with_non_numeric_params_is_none() -> None:
     assert grid_point({"params": {"n_estimators": "40", "max_depth": "8.0"}}) == (40, 8)
     assert grid_point({"params": {"n_estimators": "many", "max_depth": "8"}}) is None
     assert grid_point({"params": {}}) is None
+
+
+def test_the_graders_validation_file_leaves_out_the_last_row(tmp_path: Path) -> None:
+    lab = find_lab("foundation/03-experiment-tracking")
+    write_grader_files(tmp_path, lab, "run")
+    shipped = (lab.starter / "data" / VALID_CSV).read_bytes()
+    written = (tmp_path / VALID_CSV).read_bytes()
+    assert shipped.startswith(written) and written.count(b"\n") == shipped.count(b"\n") - 1
+    assert written.count(b"\n") - 1 == 9_999  # no accuracy k/9999 has four decimals or fewer
+
+
+def test_an_input_example_is_told_from_training_rows_and_blank_charges_match() -> None:
+    lab = find_lab("foundation/03-experiment-tracking")
+    validation = validation_rows(lab)
+    columns = sorted(FEATURES)
+    with open(lab.starter / "data" / VALID_CSV, newline="") as file:
+        first = next(csv.DictReader(file))
+    row = [first[c] for c in columns]
+    assert not_validation_rows(columns, [row], validation) is None
+    numbers = [float(v) if v.replace(".", "").isdigit() else v for v in row]
+    assert not_validation_rows(columns, [numbers], validation) is None  # JSON numbers alike
+    with open(lab.starter / "data" / "train.csv", newline="") as file:
+        training = next(csv.DictReader(file))
+    said = not_validation_rows(columns, [row, [training[c] for c in columns]], validation)
+    assert said and said.startswith("row 2 of the input example is not a row of data/valid.csv")
+    assert normalised("") == normalised(None) == normalised(float("nan")) == "nan"

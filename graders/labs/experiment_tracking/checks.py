@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 from graders.catalogue import Lab
 from graders.checks import check
 from graders.containers.workspace import GRADER
-from graders.labs.experiment_tracking.data import VALID_CSV
+from graders.labs.experiment_tracking.data import (
+    FEATURE_COLUMNS,
+    VALID_CSV,
+    normalised,
+    validation_rows,
+)
 from graders.labs.experiment_tracking.fixtures import COMMANDS, EXPERIMENT, Sweep
 from graders.labs.experiment_tracking.runs import each_run, grid_point
 
@@ -24,18 +29,10 @@ MIN_RUNS = 5
 GRID = {(n, depth) for n in (20, 40) for depth in (4, 8, 12)}
 PARAMS = ("n_estimators", "max_depth")
 METRIC = "val_accuracy"
-METRICS = (METRIC, "val_f1")
+F1 = "val_f1"
+METRICS = (METRIC, F1)
 TAG = "dataset_sha256"
-FEATURES = {
-    "tenure_months",
-    "monthly_charges",
-    "total_charges",
-    "support_calls",
-    "age",
-    "contract",
-    "payment_method",
-    "internet_service",
-}
+FEATURES = set(FEATURE_COLUMNS)
 TOLERANCE = 1e-6
 
 
@@ -108,8 +105,10 @@ def test_runs_tagged_with_training_data_hash(sweep: Sweep, lab: Lab) -> None:
     hint="mlflow.sklearn.log_model(model, name='model', signature=infer_signature(X_valid, "
     "predictions), input_example=X_valid.head(5), skops_trusted_types=[...]).",
 )
-def test_runs_logged_model_with_signature_and_input_example(sweep: Sweep) -> None:
+def test_runs_logged_model_with_signature_and_input_example(sweep: Sweep, lab: Lab) -> None:
     """Each run logged a model with a signature of the data's columns and an input example"""
+
+    validation = validation_rows(lab)
 
     def wrong(run: Run) -> str | None:
         ready = [model for model in run["models"] if model["ready"]]
@@ -125,16 +124,36 @@ def test_runs_logged_model_with_signature_and_input_example(sweep: Sweep) -> Non
         if model["example_error"]:
             return f"its input example cannot be read: {model['example_error']}"
         columns = model["example_columns"]
-        if columns is not None and set(columns) != FEATURES:
+        if columns is None:
+            return (
+                "the input example has no column names (an array, not a table): log a few "
+                "validation rows as a DataFrame, features only"
+            )
+        if set(columns) != FEATURES:
             extra, missing = sorted(set(columns) - FEATURES), sorted(FEATURES - set(columns))
             return (
                 f"the input example's columns are not the 8 features (extra: {extra or 'none'}, "
                 f"missing: {missing or 'none'}): a few validation rows, features only"
             )
-        return None
+        return not_validation_rows(columns, model["example_rows"], validation)
 
     problems = each_run(sweep, wrong)
     assert not problems, "runs without a proper model:\n" + "\n".join(problems)
+
+
+def not_validation_rows(
+    columns: list[str], rows: list[list[Any]], validation: set[tuple[str, ...]]
+) -> str | None:
+    """Why a saved input example's rows are not rows of the validation set, or None."""
+    order = sorted(range(len(columns)), key=lambda n: columns[n])
+    for number, row in enumerate(rows, 1):
+        values = tuple(normalised(row[n]) if n < len(row) else "" for n in order)
+        if values not in validation:
+            return (
+                f"row {number} of the input example is not a row of data/valid.csv (features "
+                "only): the input example is a few validation rows, not training rows"
+            )
+    return None if rows else "the input example has no rows"
 
 
 @check(
@@ -156,7 +175,7 @@ def test_best_run_json_names_the_best_run(sweep: Sweep, record_property: Any) ->
     named = str(sweep.best_run.get("run_id"))
     assert named in scores, f"best_run.json names {named!r}, not a finished run of {EXPERIMENT}"
     assert scores[named] == best, (
-        f"best_run.json names a run with {METRIC} {scores[named]:.4f}; the best is {best:.4f}"
+        f"best_run.json names a run with {METRIC} {scores[named]:.6f}; the best is {best:.6f}"
     )
     said = sweep.best_run.get(METRIC)
     assert isinstance(said, (int, float)) and not isinstance(said, bool), (
@@ -209,7 +228,12 @@ def test_best_model_reproduces_its_metric(sweep: Sweep, record_property: Any) ->
         f"the best run logged {METRIC} {logged:.6f}, but its model scores {measured:.6f} on "
         "data/valid.csv"
     )
-    record_property("message", f"{METRIC} {measured:.6f} reproduced on the validation set")
+    f1, logged_f1 = scored_model["f1"], best["metrics"].get(F1)  # a missing one: check 2's
+    assert logged_f1 is None or abs(f1 - logged_f1) <= TOLERANCE, (
+        f"the best run logged {F1} {logged_f1}, but its model's F1 of the churn class (1) is "
+        f"{f1:.6f} on data/valid.csv (sklearn's f1_score, average='binary')"
+    )
+    record_property("message", f"{METRIC} {measured:.6f} and {F1} reproduced on the validation set")
 
 
 @check(

@@ -6,6 +6,7 @@ learner's artifacts, which is why it happens here.
 
     python probe.py runs EXPERIMENT        every run of the experiment, with its logged models
     python probe.py score MODEL_ID CSV     accuracy of the model's predictions on a labelled CSV
+    python probe.py plant EXPERIMENT       a FAILED run with the best score, before select_best.py
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import mlflow
 import pandas as pd
 
 LABEL, ID = "churned", "customer_id"
+EXAMPLE_ROWS = 20
+PLANTED_SCORE = 0.999
 
 
 class LoggedModel(TypedDict):
@@ -27,8 +30,9 @@ class LoggedModel(TypedDict):
     ready: bool
     inputs: list[str] | None
     input_example: bool
-    # the saved input example's columns (None: not a table, or unreadable: ``example_error``)
+    # the saved input example's columns (None: no column names, or unreadable: ``example_error``)
     example_columns: list[str] | None
+    example_rows: list[list[Any]]  # its first EXAMPLE_ROWS rows, in the columns' order
     example_error: str
 
 
@@ -56,6 +60,7 @@ class Score(TypedDict, total=False):
     for a predict that failed, whether MLflow's schema enforcement refused the data."""
 
     accuracy: float
+    f1: float  # of the churn class, sklearn's default (binary) F1
     rows: int
     failed: str
     error: str
@@ -72,6 +77,7 @@ def logged_model(model: Any) -> LoggedModel:
         inputs=None,
         input_example=False,
         example_columns=None,
+        example_rows=[],
         example_error="",
     )
     if facts["ready"]:
@@ -81,27 +87,38 @@ def logged_model(model: Any) -> LoggedModel:
         facts["input_example"] = bool(info.saved_input_example_info)
         if info.saved_input_example_info:
             try:
-                facts["example_columns"] = example_columns(
+                columns, rows = example_table(
                     model, str(info.saved_input_example_info.get("artifact_path", ""))
                 )
+                facts["example_columns"], facts["example_rows"] = columns, rows
             except Exception as error:  # the learner's artifact: unreadable is a finding
                 facts["example_error"] = f"{type(error).__name__}: {str(error)[:300]}"
     return facts
 
 
-def example_columns(model: Any, artifact_path: str) -> list[str] | None:
-    """The columns of a logged model's saved input example (MLflow writes a table as
-    ``{"columns": [...], "data": [...]}``, or as records); None for an example that is no
-    table."""
+def example_table(model: Any, artifact_path: str) -> tuple[list[str] | None, list[list[Any]]]:
+    """The columns and first rows of a logged model's saved input example. MLflow writes a
+    table as ``{"columns": [...], "data": [...]}`` (or records), a dict of columns as
+    ``{"inputs": {column: values}}``; an array has no column names (None)."""
     location = str(model.artifact_location).rstrip("/")
     local = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/{artifact_path}")
     with open(local, encoding="utf-8") as file:
         example = json.load(file)
     if isinstance(example, dict) and isinstance(example.get("columns"), list):
-        return [str(column) for column in example["columns"]]
-    if isinstance(example, list) and example and isinstance(example[0], dict):
-        return [str(column) for column in example[0]]
-    return None
+        columns = [str(column) for column in example["columns"]]
+        data = example.get("data")
+        rows = data[:EXAMPLE_ROWS] if isinstance(data, list) else []
+        return columns, [list(row) for row in rows if isinstance(row, list)]
+    if isinstance(example, list) and example and all(isinstance(r, dict) for r in example):
+        columns = [str(column) for column in example[0]]
+        return columns, [[r.get(c) for c in columns] for r in example[:EXAMPLE_ROWS]]
+    inputs = example.get("inputs") if isinstance(example, dict) else None
+    if isinstance(inputs, dict) and all(isinstance(v, list) for v in inputs.values()):
+        columns = [str(column) for column in inputs]
+        length = min((len(v) for v in inputs.values()), default=0)
+        rows = [[inputs[c][n] for c in inputs] for n in range(min(length, EXAMPLE_ROWS))]
+        return columns, rows
+    return None, []
 
 
 def runs(experiment: str) -> Runs:
@@ -127,6 +144,20 @@ def runs(experiment: str) -> Runs:
     return Runs(experiment=True, runs=listed)
 
 
+def plant(experiment: str) -> dict[str, str]:
+    """A FAILED run with a val_accuracy above any real one (a crashed try that logged a figure),
+    planted before ``select_best.py`` runs: the best run is the best *finished* one."""
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        return {"run_id": ""}
+    client = mlflow.MlflowClient()
+    run = client.create_run(found.experiment_id, run_name="crashed-try")
+    for metric in ("val_accuracy", "val_f1"):
+        client.log_metric(run.info.run_id, metric, PLANTED_SCORE)
+    client.set_terminated(run.info.run_id, status="FAILED")
+    return {"run_id": run.info.run_id}
+
+
 def score(model_id: str, csv: str) -> Score:
     """Load the model with pyfunc and score its predictions on a labelled CSV."""
     frame = pd.read_csv(csv)
@@ -142,12 +173,17 @@ def score(model_id: str, csv: str) -> Score:
         if schema and "Error:" in said:  # MLflow quotes the data and the schema before why
             said = said.rsplit("Error:", 1)[1].strip()
         return Score(failed="predict", error=f"{type(error).__name__}: {said[:600]}", schema=schema)
-    predicted = pd.Series(predictions).to_numpy().ravel()
-    accuracy = float((predicted.astype(int) == frame[LABEL].to_numpy()).mean())
-    return Score(accuracy=accuracy, rows=len(frame))
+    predicted = pd.Series(predictions).to_numpy().ravel().astype(int)
+    truth = frame[LABEL].to_numpy()
+    accuracy = float((predicted == truth).mean())
+    # F1 of the churn class (1), as sklearn.metrics.f1_score computes it by default
+    hits = int(((predicted == 1) & (truth == 1)).sum())
+    claimed, actual = int((predicted == 1).sum()), int((truth == 1).sum())
+    f1 = 2 * hits / (claimed + actual) if claimed + actual else 0.0
+    return Score(accuracy=accuracy, f1=f1, rows=len(frame))
 
 
 if __name__ == "__main__":
     from probe_cli import serve
 
-    serve({"runs": runs, "score": score})
+    serve({"runs": runs, "score": score, "plant": plant})
