@@ -7,10 +7,11 @@ from pathlib import Path
 
 from graders.catalogue import find_lab
 from graders.labs._shared.churn import write_split
-from graders.labs.experiment_tracking.checks import FEATURES, not_validation_rows
+from graders.labs.experiment_tracking.checks import FEATURES
 from graders.labs.experiment_tracking.data import (
     VALID_CSV,
     normalised,
+    not_validation_rows,
     validation_rows,
     write_grader_files,
 )

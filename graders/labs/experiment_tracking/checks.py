@@ -15,7 +15,7 @@ from graders.containers.workspace import GRADER
 from graders.labs.experiment_tracking.data import (
     FEATURE_COLUMNS,
     VALID_CSV,
-    normalised,
+    not_validation_rows,
     validation_rows,
 )
 from graders.labs.experiment_tracking.fixtures import COMMANDS, EXPERIMENT, Sweep
@@ -139,21 +139,6 @@ def test_runs_logged_model_with_signature_and_input_example(sweep: Sweep, lab: L
 
     problems = each_run(sweep, wrong)
     assert not problems, "runs without a proper model:\n" + "\n".join(problems)
-
-
-def not_validation_rows(
-    columns: list[str], rows: list[list[Any]], validation: set[tuple[str, ...]]
-) -> str | None:
-    """Why a saved input example's rows are not rows of the validation set, or None."""
-    order = sorted(range(len(columns)), key=lambda n: columns[n])
-    for number, row in enumerate(rows, 1):
-        values = tuple(normalised(row[n]) if n < len(row) else "" for n in order)
-        if values not in validation:
-            return (
-                f"row {number} of the input example is not a row of data/valid.csv (features "
-                "only): the input example is a few validation rows, not training rows"
-            )
-    return None if rows else "the input example has no rows"
 
 
 @check(

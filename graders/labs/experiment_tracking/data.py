@@ -48,3 +48,18 @@ def normalised(value: Any) -> str:
         return repr(float(value))
     except (TypeError, ValueError):
         return str(value)
+
+
+def not_validation_rows(
+    columns: list[str], rows: list[list[Any]], validation: set[tuple[str, ...]]
+) -> str | None:
+    """Why a saved input example's rows are not rows of the validation set, or None."""
+    order = sorted(range(len(columns)), key=lambda n: columns[n])
+    for number, row in enumerate(rows, 1):
+        values = tuple(normalised(row[n]) if n < len(row) else "" for n in order)
+        if values not in validation:
+            return (
+                f"row {number} of the input example is not a row of data/valid.csv (features "
+                "only): the input example is a few validation rows, not training rows"
+            )
+    return None if rows else "the input example has no rows"
