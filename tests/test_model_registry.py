@@ -59,6 +59,7 @@ def played(rollbacks: list[tuple[str, str, int]]) -> Scenario:
         promote_baseline=step(None, "1"),
         promote_worse=step("1", "1", code=1, version="2"),
         promote_unapproved=step("1", "1", code=1, version="3"),
+        promote_blank_approval=step("1", "1", code=1, version="3"),
         promote_better=step("1", "4"),
         promote_reviewed=step("4", "3"),
         rollback=moves["rollback"],
@@ -74,6 +75,7 @@ def test_expected_events_are_the_moves_and_refusals_the_grader_saw_before_the_au
         ("promote", None, "1"),
         ("refuse", "1", "2"),
         ("refuse", "1", "3"),
+        ("refuse", "1", "3"),  # the same version, its approval left blank
         ("promote", "1", "4"),
         ("promote", "4", "3"),
         ("rollback", "3", "4"),

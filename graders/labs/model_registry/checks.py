@@ -154,18 +154,22 @@ def test_promote_moves_champion_and_serving_follows(scenario: Scenario) -> None:
     points=15,
     requires=SERVES,
     hint="Refuse (exit 1, the reason on stderr) when a lineage tag or the approved_by tag is "
-    "missing, or when roc_auc is lower than the champion's; move nothing then.",
+    "missing or empty, or when roc_auc is lower than the champion's; move nothing then.",
 )
 def test_promote_refuses_a_worse_or_unapproved_model(scenario: Scenario) -> None:
     """`promote` of a worse or unapproved model is refused with a non-zero exit and a reason;
     nothing moves"""
-    for key, what in (("promote-worse", "a worse"), ("promote-unapproved", "an unapproved")):
+    for key, what in (
+        ("promote-worse", "a worse model"),
+        ("promote-unapproved", "an unapproved model"),
+        ("promote-blank-approval", "a model whose approved_by is empty ('')"),
+    ):
         step = scenario.steps[key]
         assert step.result.exit_code != 0, (
-            f"promote of {what} model (version {step.version}) exited 0:\n{step.output()}"
+            f"promote of {what} (version {step.version}) exited 0:\n{step.output()}"
         )
-        assert not step.moved, f"promote of {what} model moved champion to {step.after}"
-        assert step.output().strip(), f"promote of {what} model was refused without a reason"
+        assert not step.moved, f"promote of {what} moved champion to {step.after}"
+        assert step.output().strip(), f"promote of {what} was refused without a reason"
 
 
 @check(

@@ -28,6 +28,7 @@ PROMOTIONS = (
     "promote-baseline",
     "promote-worse",
     "promote-unapproved",
+    "promote-blank-approval",
     "promote-better",
     "promote-reviewed",
 )
@@ -166,6 +167,8 @@ def scenario(
     promote("promote-worse", register("register-worse", "worse", "bob"), "erin", approver="carol")
     unapproved = register("register-unapproved", "better", "bob")
     promote("promote-unapproved", unapproved, "frank")
+    probe(workspace, "approve", found.name, unapproved, "")  # an approval left blank is none
+    promote("promote-blank-approval", unapproved, "frank")
     promote(
         "promote-better", register("register-better", "better", "alice"), "grace", approver="carol"
     )
