@@ -19,6 +19,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from graders.containers.listeners import listeners, misplaced
 from graders.containers.running import (
     ContainerSpec,
     refused_image,
@@ -145,6 +146,7 @@ class IdleWatch:
         self.container = container
         self.began = time.monotonic()
         self.mark = (self.began, cpu_seconds(container))
+        self.worked = False  # whether the last second judged (after the grace) was not idle
 
     def idle(self) -> bool:
         """True once a whole second has passed with the container (nearly) idle."""
@@ -157,7 +159,9 @@ class IdleWatch:
             return False
         current = cpu_seconds(self.container)
         self.mark = (now, current)
-        return current is not None and (current - used) / (now - then) < IDLE_CPU
+        idle = current is not None and (current - used) / (now - then) < IDLE_CPU
+        self.worked = not idle
+        return idle
 
 
 @dataclass
@@ -199,6 +203,7 @@ def running_service(
     until: str = "get ready",
     fix: str = "",
     pause: float = 0.5,
+    port: int | None = None,
 ) -> Iterator[Service]:
     """Start ``spec`` (limits, labels: :func:`start_container`), wait while it runs until
     ``ready(container)``, yield it, and remove it however the block ends.
@@ -215,6 +220,10 @@ def running_service(
     block, where the service only answers what it is asked, is not, and neither is the rest of a
     wait once the container has gone idle (``IdleWatch``: it waits for a timeout, it no longer
     works).
+
+    With ``port``, a service that stays idle for two of the watch's seconds in a row while it
+    listens only elsewhere (another port, or loopback only: ``listeners.misplaced``) will never
+    answer there: it raises ``blame`` at once, saying where it listens.
     """
     starting = ExitStack()  # the heavy phase of the start, closed once it is ready
     starting.enter_context(heavy_phase())
@@ -230,12 +239,19 @@ def running_service(
                 blame, f"{what} could not start: the engine refused it: {clean(refusal)}", fix
             ) from None
         watch = IdleWatch(container)
+        settled = [""]  # where it listened at the last idle second, when misplaced
 
         def ready_or_idle() -> bool:
             if ready(container):
                 return True
             if watch.idle():
                 starting.close()  # the wait goes on, no longer a heavy phase
+                where = misplaced(listeners(container), port) if port else ""
+                if where and where == settled[0]:
+                    raise NotReady(f"{what} did not {until}: {where}")
+                settled[0] = where
+            elif watch.worked:
+                settled[0] = ""
             return False
 
         try:

@@ -220,6 +220,7 @@ def service_running(
         ready=answers,
         timeout=START_TIMEOUT,
         pause=0.1,
+        port=port,
         blame=LearnerFailure,
         what="the container",
         until=f"answer HTTP on port {port}",

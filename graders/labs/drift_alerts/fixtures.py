@@ -125,6 +125,7 @@ def scoring_service(
         spec,
         ready=healthy,
         timeout=START_TIMEOUT,
+        port=PORT,
         blame=LearnerFailure,
         what="the service",
         until=f"answer GET /health with 200 on port {PORT}",

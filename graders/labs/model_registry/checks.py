@@ -85,7 +85,14 @@ def test_registry_data_survives_a_new_container(
 ) -> None:
     """Registry data survives a container restart (persistence on the volume)"""
     token = uuid.uuid4().hex[:8]
-    seeded: Seed = probe(workspace, "seed", token)
+    seeded: Seed = workspace.probe(
+        "seed",
+        token,
+        timeout=300,
+        failure="an MLflow client could not log a run with an artifact through your registry "
+        "(the client itself writes to an artifact root the server only names, such as "
+        "--default-artifact-root; --artifacts-destination has the server store them)",
+    )
     assert seeded["version_status"] == 200, (
         f"the registry refused to create a model version (HTTP {seeded['version_status']})"
     )

@@ -81,6 +81,7 @@ class RegistryServer:
                 ready=healthy,
                 timeout=START_TIMEOUT,
                 pause=1,
+                port=PORT,
                 blame=LearnerFailure,
                 what="the registry",
                 until=f"answer http://{SERVICE}:{PORT}/health",

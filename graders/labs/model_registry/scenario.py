@@ -21,7 +21,8 @@ import pytest
 from graders.containers.sandbox import SandboxResult
 from graders.containers.workspace import GRADER, Workspace
 from graders.errors import LearnerFailure
-from graders.labs.model_registry.fixtures import MODELS, PROJECT, RegistryServer
+from graders.fixtures.scenario import OpenLabWorkspace
+from graders.labs.model_registry.fixtures import MODELS, PROJECT, WORKSPACE, RegistryServer
 from graders.timing import heavy_phase
 
 PROMOTIONS = (
@@ -91,9 +92,15 @@ def probe(workspace: Workspace, command: str, *args: str) -> Any:
 
 @pytest.fixture(scope="session")
 def scenario(
-    registry_server: RegistryServer, workspace: Workspace, progress: Callable[[str], None]
+    registry_server: RegistryServer,
+    workspace: Workspace,
+    open_lab_workspace: OpenLabWorkspace,
+    internal_network: str,
+    progress: Callable[[str], None],
 ) -> Scenario:
-    """The README's scenario, every command in order, with the champion before and after each."""
+    """The README's scenario, every command in order, with the champion before and after each.
+    ivan audits from his own machine: a second workspace with a fresh copy of the project, where
+    only what the registry holds is found."""
     progress("training the grader's three models")
     models = probe(workspace, "train", GRADER, MODELS)
     found = Scenario(new_model_name(), models)
@@ -132,12 +139,15 @@ def scenario(
         found.steps[key].version = new.pop()
         return str(found.steps[key].version)
 
-    def record(key: str, actor: str, *args: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Run the step; the registered model (champion, versions) before and after it."""
+    def record(
+        key: str, actor: str, *args: str, machine: Workspace = workspace
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run the step on ``machine``; the registered model (champion, versions) before and
+        after it."""
         before = last[0] if last else registered()
         last.clear()  # the learner's command runs
         started = time.time()
-        result = tool(workspace, actor, *args)
+        result = tool(machine, actor, *args)
         after = registered()
         found.steps[key] = Step(
             " ".join(args[:1]), actor, result, started, time.time(), before["champion"],
@@ -177,8 +187,9 @@ def scenario(
     for key in ROLLBACKS[:2]:
         progress(f"python -m registry rollback ({key})")
         record(key, "heidi", "rollback", "--name", found.name)
-    progress("python -m registry audit")
-    record("audit", "ivan", "audit", "--name", found.name)
+    progress("python -m registry audit (on another machine)")
+    with open_lab_workspace(WORKSPACE, network=internal_network) as ivans:
+        record("audit", "ivan", "audit", "--name", found.name, machine=ivans)
     progress(f"python -m registry rollback ({ROLLBACKS[2]})")  # after the audit: not in it
     record(ROLLBACKS[2], "heidi", "rollback", "--name", found.name)
     return found
