@@ -163,6 +163,8 @@ def run_case(lab: Lab, case: Case, workdir: Path, out: Path | None = None) -> Ve
         report = grade(
             lab, submission, out or workdir / "out", Console(quiet=True), None, selection
         )
+    if report.status == RunStatus.INTERRUPTED:  # Ctrl-C or SIGTERM: the self-test stops too
+        raise KeyboardInterrupt
     return judge(lab, case, report)
 
 

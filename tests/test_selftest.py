@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from graders.contract import Mutant
 from graders.report import CheckResult, Outcome, Report, RunStatus
 from graders.scaffold import make_patch
 from graders.selftest import Case, judge
-from tests.conftest import FIXTURES, run_cli
+from tests.conftest import FIXTURES, interruptible, run_cli, wait_for_check
 
 TINY = FIXTURES / "labs" / "foundation" / "01-tiny-lab"
 CHECKS = ("test_answer_file_exists", "test_answer_is_42", "test_answer_is_not_slow")
@@ -195,3 +198,25 @@ def test_a_mutant_that_cannot_be_made_is_an_error_and_the_others_are_still_grade
     assert "ERROR" in table_row(done.stdout, "wrong-answer")
     assert "holds" in table_row(done.stdout, "reference")
     assert "wrong-answer: it could not be graded;" in done.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_stopped_selftest_stops_its_grading_and_starts_no_other_case(
+    tiny_lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    monkeypatch.setenv("TINY_GRADER_SLEEP", "120")
+    out = tmp_path / "out"
+    selftest = subprocess.Popen(
+        [sys.executable, "-m", "graders.cli", "selftest", "tiny-lab", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
+    )
+    wait_for_check(out / "reference" / "report.json", "test_answer_is_42")
+    selftest.send_signal(signum)
+    selftest.communicate(timeout=60)  # not the 120 s the grading would sleep, nor 3 cases more
+    assert selftest.returncode == 130
+    report = json.loads((out / "reference" / "report.json").read_text())
+    assert report["status"] == "interrupted"
+    assert sorted(path.name for path in out.iterdir()) == ["reference"]
