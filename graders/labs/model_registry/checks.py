@@ -22,7 +22,7 @@ from graders.labs.model_registry.audit import (
 from graders.labs.model_registry.fixtures import SERVICE, RegistryServer
 from graders.labs.model_registry.probe import Health, RegisteredModel, Seed, Seeded
 from graders.labs.model_registry.scenario import Concurrent, Scenario, moved_to, probe, served
-from graders.labs.model_registry.server import health_problem, user_problems
+from graders.labs.model_registry.server import alias_writes, health_problem, user_problems
 
 SERVES = ("test_server_builds_and_answers_by_its_service_name",)
 CLOCK_SLACK = 5.0
@@ -163,9 +163,12 @@ def test_promote_moves_champion_and_serving_follows(scenario: Scenario) -> None:
     hint="Refuse (exit 1, the reason on stderr) when a lineage tag or the approved_by tag is "
     "missing or empty, or when roc_auc is lower than the champion's; move nothing then.",
 )
-def test_promote_refuses_a_worse_or_unapproved_model(scenario: Scenario) -> None:
+def test_promote_refuses_a_worse_or_unapproved_model(
+    scenario: Scenario, registry_server: RegistryServer
+) -> None:
     """`promote` of a worse or unapproved model is refused with a non-zero exit and a reason;
     nothing moves"""
+    assert registry_server.container is not None, "the grader lost your registry's container"
     for key, what in (
         ("promote-worse", "a worse model"),
         ("promote-unapproved", "an unapproved model"),
@@ -177,6 +180,12 @@ def test_promote_refuses_a_worse_or_unapproved_model(scenario: Scenario) -> None
         )
         assert not step.moved, f"promote of {what} moved champion to {step.after}"
         assert step.output().strip(), f"promote of {what} was refused without a reason"
+        writes = alias_writes(registry_server.container, step.started, step.finished + 0.5)
+        assert not writes, (
+            f"promote of {what} was refused, but while it ran your registry logged "
+            f"{', '.join(writes)}: an alias moved, if only for a moment (serve.py or a "
+            "teammate could have read it then); check first and move only when the gate passes"
+        )
 
 
 @check(

@@ -8,6 +8,7 @@ as root that says ``USER`` elsewhere, or a healthcheck that never passes, shows 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -124,3 +125,21 @@ def health_problem(container: Container, ready_at: float) -> str | None:
                 f"server answered /health: its HEALTHCHECK never passed ({last_probe(health)})"
             )
         time.sleep(HEALTH_PAUSE)
+
+
+# A request that sets or deletes an alias, in a server's access log (uvicorn's, MLflow 3's
+# default): `"POST /api/2.0/mlflow/registered-models/alias HTTP/1.1" 200`.
+ALIAS_WRITE = re.compile(r'"(POST|DELETE|PATCH) (/\S*/registered-models/alias)[ ?"]')
+
+
+def alias_writes(container: Container, since: float, until: float) -> list[str]:
+    """The alias writes (``POST /…/registered-models/alias``, its ``DELETE``) the server logged
+    between ``since`` and ``until`` (``time.time()``): what moved an alias, even for a moment,
+    whatever the alias reads before and after. Empty when the server logs no requests (a server
+    without an access log is not watched)."""
+    try:
+        text = container.logs(since=since, until=until, stdout=True, stderr=True)
+    except _EXEC_FAILED:
+        return []
+    lines = text.decode("utf-8", "replace").splitlines()
+    return [f"{m.group(1)} {m.group(2)}" for line in lines if (m := ALIAS_WRITE.search(line))]
