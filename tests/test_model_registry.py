@@ -282,3 +282,33 @@ def test_process_users_are_read_inside_the_container(docker_engine: docker.Docke
     finally:
         remove_run_resources(docker_engine, run_id)
     assert not labelled(docker_engine, run_id)
+
+
+@pytest.mark.parametrize(
+    ("line", "write"),
+    [
+        (
+            'INFO:     192.168.0.2:52 - "POST /api/2.0/mlflow/registered-models/alias HTTP/1.1" '
+            "200 OK",
+            "POST /api/2.0/mlflow/registered-models/alias",
+        ),
+        (
+            'INFO:     192.168.0.2:52 - "DELETE /api/2.0/mlflow/registered-models/alias?name=c'
+            '&alias=champion HTTP/1.1" 200 OK',
+            "DELETE /api/2.0/mlflow/registered-models/alias",
+        ),
+        (
+            'INFO:     192.168.0.2:52 - "GET /api/2.0/mlflow/registered-models/alias?name=c'
+            '&alias=champion HTTP/1.1" 200 OK',
+            None,  # a read moves nothing
+        ),
+        (
+            'INFO:     192.168.0.2:52 - "POST /api/2.0/mlflow/registered-models/aliases-of-x '
+            'HTTP/1.1" 404 Not Found',
+            None,
+        ),
+    ],
+)
+def test_an_alias_write_is_read_from_the_server_s_access_log(line: str, write: str | None) -> None:
+    found = server.ALIAS_WRITE.search(line)
+    assert (f"{found.group(1)} {found.group(2)}" if found else None) == write

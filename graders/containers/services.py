@@ -142,8 +142,9 @@ class IdleWatch:
     second, judged from ``IDLE_GRACE`` seconds after the watch began (a busy machine can take
     over a second to start the process at all); never where its CPU time cannot be read."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, grace: float = IDLE_GRACE) -> None:
         self.container = container
+        self.grace = grace  # a container already known to run (answering) needs none
         self.began = time.monotonic()
         self.mark = (self.began, cpu_seconds(container))
         self.worked = False  # whether the last second judged (after the grace) was not idle
@@ -154,7 +155,7 @@ class IdleWatch:
         then, used = self.mark
         if used is None or now - then < 1.0:
             return False
-        if now - self.began < IDLE_GRACE:
+        if now - self.began < self.grace:
             self.mark = (now, cpu_seconds(self.container))
             return False
         current = cpu_seconds(self.container)

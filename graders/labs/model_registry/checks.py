@@ -8,6 +8,7 @@ and the registry itself.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 
@@ -22,7 +23,12 @@ from graders.labs.model_registry.audit import (
 from graders.labs.model_registry.fixtures import SERVICE, RegistryServer
 from graders.labs.model_registry.probe import Health, RegisteredModel, Seed, Seeded
 from graders.labs.model_registry.scenario import Concurrent, Scenario, moved_to, probe, served
-from graders.labs.model_registry.server import alias_writes, health_problem, user_problems
+from graders.labs.model_registry.server import (
+    alias_writes,
+    ended_before_settling,
+    health_problem,
+    user_problems,
+)
 
 SERVES = ("test_server_builds_and_answers_by_its_service_name",)
 CLOCK_SLACK = 5.0
@@ -41,6 +47,15 @@ def test_server_builds_and_answers_by_its_service_name(
 ) -> None:
     """The server image builds and starts; it answers API calls made through its service name"""
     # registry_server fails this check with the build log when the image does not build
+    assert registry_server.settling is not None, "the grader lost your registry's container"
+    ended = ended_before_settling(registry_server.settling)
+    assert ended is None, (
+        f"your registry answered /health, then its container ended before it had settled "
+        f"(exit {ended}); MLflow's default workers and job runner need more memory than the "
+        "grader's 1536 MB: pass --workers 1 and set MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false"
+        if ended and ended.oom_killed
+        else f"your registry answered /health, then its container ended (exit {ended})"
+    )
     answer: Health = probe(workspace, "health")
     assert answer["api"] == 200, (
         f"GET http://{SERVICE}:5000/api/2.0/mlflow/registered-models/search answered "
@@ -146,10 +161,16 @@ def test_promote_moves_champion_and_serving_follows(scenario: Scenario) -> None:
         if key == "better":
             moved_to(step, step.version)
         answer = served(scenario, key)
-        assert str(answer.get("version")) == step.version, (
-            f"serve.py served version {answer.get('version')}, the champion is {step.version}"
+        version, predictions = answer.get("version"), answer.get("predictions")
+        assert version == step.version, (
+            f"serve.py served version {json.dumps(version)}, the champion is "
+            f'"{step.version}" (a version is a string, as MLflow gives it)'
         )
-        assert answer.get("predictions") == scenario.models["predictions"][model], (
+        assert isinstance(predictions, list) and all(type(p) is int for p in predictions), (
+            "serve.py's predictions must be a list of integers (0 or 1), not "
+            f"{json.dumps(predictions)[:80]}"
+        )
+        assert predictions == scenario.models["predictions"][model], (
             f"serve.py's predictions are not those of version {step.version}'s model"
         )
     reviewed = scenario.steps["promote-reviewed"]  # its roc_auc equals the champion's

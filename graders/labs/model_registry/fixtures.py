@@ -23,7 +23,7 @@ from docker.models.containers import Container
 from graders.containers.cleanup import run_labels
 from graders.containers.images import BuildResult, build_submission
 from graders.containers.running import ContainerSpec, Limits
-from graders.containers.services import running_service
+from graders.containers.services import IdleWatch, running_service
 from graders.containers.workspace import (
     MLFLOW_CLIENT_ENV,
     SUBMISSION,
@@ -64,6 +64,7 @@ class RegistryServer:
     container: Container | None = None
     seconds_to_ready: float | None = None
     ready_at: float = 0.0  # time.monotonic() when it first answered /health
+    settling: IdleWatch | None = None  # watches it from then until it has settled (gone idle)
     running: ExitStack = field(default_factory=ExitStack)
 
     def start(self, workspace: Workspace) -> None:
@@ -89,6 +90,7 @@ class RegistryServer:
         )
         self.container, self.seconds_to_ready = service.container, service.seconds_to_ready
         self.ready_at = service.started_at + service.seconds_to_ready
+        self.settling = IdleWatch(service.container, grace=0)
 
     def replace(self, workspace: Workspace) -> None:
         """Remove the container (not the volume) and start a new one from the same image."""

@@ -16,12 +16,16 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
+from graders.containers.services import Exit, IdleWatch, container_exit
 from graders.text import clean
 
 HEALTH_PAUSE = 0.5  # seconds between two ``docker inspect`` of the health status
 # How long after the server first answered /health through its service name Docker must say
 # "healthy": Docker's default --interval (30 s) plus a probe that came just too early, with room.
 HEALTH_DEADLINE = 60.0
+# How long after it first answered a server may go on working (starting workers) before it has
+# settled: one that is killed meanwhile (its memory limit) did not really start.
+SETTLE_DEADLINE = 60.0
 
 
 # Inside the container, so that UIDs are the container's own (as ``stat`` gives them), also
@@ -143,3 +147,15 @@ def alias_writes(container: Container, since: float, until: float) -> list[str]:
         return []
     lines = text.decode("utf-8", "replace").splitlines()
     return [f"{m.group(1)} {m.group(2)}" for line in lines if (m := ALIAS_WRITE.search(line))]
+
+
+def ended_before_settling(watch: IdleWatch, deadline: float = SETTLE_DEADLINE) -> Exit | None:
+    """How the watched server ended, when it did before it settled (went idle) within
+    ``deadline`` s of the watch; None once it has settled, when it still works at the deadline,
+    or at once where its CPU time cannot be read here."""
+    end = watch.began + deadline
+    while (ended := container_exit(watch.container)) is None:
+        if watch.mark[1] is None or watch.idle() or time.monotonic() > end:
+            return None
+        time.sleep(0.25)
+    return ended
