@@ -4,14 +4,11 @@ listening elsewhere than asked failing at once rather than at its timeout."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 
 import docker
 import pytest
 
-from graders.containers.cleanup import remove_run_resources
-from graders.containers.images import STAND_IN_BASE, ensure_image
+from graders.containers.images import STAND_IN_BASE
 from graders.containers.listeners import Listener, misplaced, parse_listeners
 from graders.containers.running import ContainerSpec, run_network
 from graders.containers.services import running_service
@@ -62,16 +59,6 @@ def test_a_service_is_misplaced_only_when_no_reachable_socket_has_its_port(
     assert misplaced(found, port) == expected
 
 
-@pytest.fixture
-def run_id(docker_engine: docker.DockerClient) -> Iterator[str]:
-    ensure_image(docker_engine, STAND_IN_BASE)
-    rid = "test-" + uuid.uuid4().hex[:8]
-    try:
-        yield rid
-    finally:
-        remove_run_resources(docker_engine, rid)
-
-
 def listening(run_id: str, address: str, port: int, family: str = "AF_INET") -> ContainerSpec:
     """A service that listens on ``address:port`` and then only waits."""
     code = (
@@ -87,12 +74,15 @@ def listening(run_id: str, address: str, port: int, family: str = "AF_INET") -> 
     [("127.0.0.1", 8000, "127.0.0.1:8000"), ("0.0.0.0", 8080, "0.0.0.0:8080")],
 )
 def test_a_service_settled_on_another_address_fails_at_once_saying_where_it_listens(
-    docker_engine: docker.DockerClient, run_id: str, address: str, port: int, where: str
+    docker_engine: docker.DockerClient, service_run: str, address: str, port: int, where: str
 ) -> None:
     # on a user-defined network, where the engine's DNS server listens too: not the service's
     started = time.monotonic()
-    with pytest.raises(LearnerFailure) as failed, run_network(docker_engine, run_id, "n") as net:
-        spec = listening(run_id, address, port)
+    with (
+        pytest.raises(LearnerFailure) as failed,
+        run_network(docker_engine, service_run, "n") as net,
+    ):
+        spec = listening(service_run, address, port)
         spec.network = net.name
         with running_service(
             docker_engine, spec, ready=lambda _: False, timeout=60, pause=0.1, port=8000,
@@ -109,11 +99,11 @@ def test_a_service_settled_on_another_address_fails_at_once_saying_where_it_list
 @pytest.mark.docker
 @pytest.mark.parametrize(("address", "family"), [("0.0.0.0", "AF_INET"), ("::", "AF_INET6")])
 def test_a_service_listening_on_its_port_is_awaited_until_its_timeout(
-    docker_engine: docker.DockerClient, run_id: str, address: str, family: str
+    docker_engine: docker.DockerClient, service_run: str, address: str, family: str
 ) -> None:
     with pytest.raises(LearnerFailure) as failed:
         with running_service(
-            docker_engine, listening(run_id, address, 8000, family), ready=lambda _: False,
+            docker_engine, listening(service_run, address, 8000, family), ready=lambda _: False,
             timeout=8, pause=0.1, port=8000, blame=LearnerFailure, what="the service",
             until="answer on port 8000",
         ):  # fmt: skip
