@@ -14,6 +14,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker.errors
+import requests.exceptions
 from docker.models.containers import Container
 
 _LISTEN = "0A"  # the state column of a listening socket in /proc/net/tcp
@@ -67,8 +69,8 @@ def listeners(container: Container) -> set[Listener] | None:
     try:
         container.reload()
         pid = int(container.attrs["State"]["Pid"])
-    except Exception:  # the engine's answer: gone, or no PID  # noqa: BLE001
-        return None
+    except (docker.errors.APIError, requests.exceptions.RequestException, KeyError, TypeError):
+        return None  # gone, or no PID in the engine's answer
     if pid <= 0:
         return None
     proc = Path(f"/proc/{pid}")

@@ -149,6 +149,11 @@ class IdleWatch:
         self.mark = (self.began, cpu_seconds(container))
         self.worked = False  # whether the last second judged (after the grace) was not idle
 
+    @property
+    def measurable(self) -> bool:
+        """Whether the container's CPU time can be read here (else it is never judged idle)."""
+        return self.mark[1] is not None
+
     def idle(self) -> bool:
         """True once a whole second has passed with the container (nearly) idle."""
         now = time.monotonic()

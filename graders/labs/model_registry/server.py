@@ -134,6 +134,7 @@ def health_problem(container: Container, ready_at: float) -> str | None:
 # A request that sets or deletes an alias, in a server's access log (uvicorn's, MLflow 3's
 # default): `"POST /api/2.0/mlflow/registered-models/alias HTTP/1.1" 200`.
 ALIAS_WRITE = re.compile(r'"(POST|DELETE|PATCH) (/\S*/registered-models/alias)[ ?"]')
+ALIAS_LOG_CAP = 8 * 1024 * 1024  # bytes of the log read for one command (a few kB when correct)
 
 
 def alias_writes(container: Container, since: float, until: float) -> list[str]:
@@ -141,8 +142,17 @@ def alias_writes(container: Container, since: float, until: float) -> list[str]:
     between ``since`` and ``until`` (``time.time()``): what moved an alias, even for a moment,
     whatever the alias reads before and after. Empty when the server logs no requests (a server
     without an access log is not watched)."""
-    try:
-        text = container.logs(since=since, until=until, stdout=True, stderr=True)
+    text, read = b"", 0
+    try:  # streamed, and read up to ALIAS_LOG_CAP bytes only: the log is the learner's output
+        stream = container.logs(since=since, until=until, stream=True, follow=False)
+        try:
+            for chunk in stream:
+                text += chunk[: ALIAS_LOG_CAP - read]
+                read += len(chunk)
+                if read >= ALIAS_LOG_CAP:
+                    break
+        finally:
+            stream.close()
     except _EXEC_FAILED:
         return []
     lines = text.decode("utf-8", "replace").splitlines()
@@ -155,7 +165,7 @@ def ended_before_settling(watch: IdleWatch, deadline: float = SETTLE_DEADLINE) -
     or at once where its CPU time cannot be read here."""
     end = watch.began + deadline
     while (ended := container_exit(watch.container)) is None:
-        if watch.mark[1] is None or watch.idle() or time.monotonic() > end:
+        if not watch.measurable or watch.idle() or time.monotonic() > end:
             return None
         time.sleep(0.25)
     return ended
