@@ -18,14 +18,21 @@ from graders.containers.running import ContainerSpec, run_network, start_contain
 from graders.containers.sandbox import SandboxResult, runner_image
 from graders.containers.workspace import open_workspace
 from graders.errors import LearnerFailure
-from graders.labs.model_registry import server
+from graders.labs.model_registry import checks, server
 from graders.labs.model_registry.audit import (
     audit_events,
     expected_events,
     rollback_targets,
     timestamp,
 )
-from graders.labs.model_registry.scenario import Scenario, Step
+from graders.labs.model_registry.scenario import (
+    PROMOTIONS,
+    ROLLBACKS,
+    STEPS_READ,
+    Scenario,
+    Step,
+    steps_read,
+)
 
 LAB = find_lab("professional/01-model-registry")
 
@@ -109,6 +116,31 @@ def test_rollback_targets_follow_the_moves_the_grader_saw() -> None:
         rollback_again=step("1", "1", code=1),
     )
     assert [target for _, target, _ in rollback_targets(scenario)] == ["1", None]
+
+
+def test_a_partial_grading_plays_the_story_until_its_checks_steps_ran() -> None:
+    refusals = steps_read(["test_promote_refuses_a_worse_or_unapproved_model"])
+    assert refusals == {"promote-worse", "promote-unapproved", "promote-blank-approval"}
+    both = steps_read([
+        "test_promote_refuses_a_worse_or_unapproved_model",
+        "test_audit_lists_every_move_and_refusal",
+    ])  # fmt: skip
+    assert both == {*PROMOTIONS, "rollback", "rollback-again", "audit"}
+
+
+@pytest.mark.parametrize(
+    "check",
+    ["test_register_creates_a_version_with_every_lineage_tag", "a_check_added_later"],
+)
+def test_a_check_that_reads_the_registry_after_the_story_gets_the_whole_story(check: str) -> None:
+    assert steps_read(["test_promote_moves_champion_and_serving_follows", check]) is None
+
+
+def test_the_steps_a_check_reads_are_steps_of_the_story_and_the_check_reads_it() -> None:
+    story = {*PROMOTIONS, *ROLLBACKS, "audit"}
+    for name, keys in STEPS_READ.items():
+        assert "scenario" in getattr(checks, name).__code__.co_varnames, name
+        assert set(keys) <= story, name
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,10 @@ from graders.labs.model_registry.audit import (
     rollback_targets,
     timestamp,
 )
+from graders.labs.model_registry.concurrency import Concurrent
 from graders.labs.model_registry.fixtures import SERVICE, RegistryServer
 from graders.labs.model_registry.probe import Health, RegisteredModel, Seed, Seeded
-from graders.labs.model_registry.scenario import Concurrent, Scenario, moved_to, probe, served
+from graders.labs.model_registry.scenario import Scenario, moved_to, probe, served
 from graders.labs.model_registry.server import (
     alias_writes,
     ended_before_settling,

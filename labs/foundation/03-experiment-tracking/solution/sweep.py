@@ -39,6 +39,7 @@ def main() -> None:
                 signature=infer_signature(X_valid, predicted),
                 input_example=X_valid.head(5),
                 skops_trusted_types=TRUSTED,
+                pip_requirements="requirements.txt",  # pinned: MLflow infers none (a subprocess)
             )
 
 
