@@ -19,6 +19,12 @@ LEVELS = ("foundation", "professional", "advanced")
 SERVICES = ("mlflow", "prometheus")
 # command-line tools a learner needs on the machine for the lab (shown by `mlops-labs list`)
 TOOLS = ("dvc", "kubectl", "promtool")
+#: ``[submission] graded``: what of the learner's folder a grading reads.
+GRADED = {
+    "working-tree": "the files in {folder} as they are now, committed or not",
+    "last-commit": "the last commit of the git repository {folder} (on its current branch; "
+    "changes not committed are not graded)",
+}
 LAB_PARTS = ("README.md", "lab.toml", "starter", "solution")
 KNOWN_FIELDS = {
     "id",
@@ -72,6 +78,12 @@ class Lab:
     protected: tuple[str, ...] = ()
     # its grader times a section under load (graders.timing): the test suite grades it first
     timed_under_load: bool = False
+    # what of the learner's folder is graded ([submission] graded): one of GRADED
+    graded: str = "working-tree"
+
+    def graded_part(self, folder: Path) -> str:
+        """What a grading of ``folder`` grades, said plainly (``grade`` prints it first)."""
+        return GRADED[self.graded].format(folder=folder)
 
     @property
     def slug(self) -> str:
@@ -156,6 +168,7 @@ def load_lab(folder: Path) -> Lab:
         path=folder,
         start_commit=fields.flag("start_commit", default=True),
         protected=_protected(fields),
+        graded=_graded(fields),
         timed_under_load=fields.flag("timed_under_load", default=False),
     )
 
@@ -224,7 +237,7 @@ def _protected(fields: _Fields) -> tuple[str, ...]:
     table = fields.raw.get("submission", {})
     if not isinstance(table, dict):
         fields.fail("submission", "must be a table")
-    for unknown in sorted(set(table) - {"protected"}):
+    for unknown in sorted(set(table) - {"protected", "graded"}):
         fields.fail(f"submission.{unknown}", "is not a [submission] field (a typo?)")
     paths = table.get("protected", [])
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
@@ -234,6 +247,14 @@ def _protected(fields: _Fields) -> tuple[str, ...]:
         if not path or pure.is_absolute() or ".." in pure.parts or str(pure) != path:
             fields.fail("submission.protected", f"{path!r} is not a plain relative path")
     return tuple(paths)
+
+
+def _graded(fields: _Fields) -> str:
+    """``[submission] graded``: a key of ``GRADED`` (default: the working tree)."""
+    graded = fields.raw.get("submission", {}).get("graded", "working-tree")
+    if graded not in GRADED:
+        fields.fail("submission.graded", f"must be one of {', '.join(GRADED)}")
+    return str(graded)
 
 
 class _Fields:

@@ -23,17 +23,20 @@ from rich.table import Table
 from graders.catalogue import discover_labs, find_lab
 from graders.emitters import FORMATS, check_formats, emit
 from graders.errors import BadInput, EnvironmentProblem, GraderError
+from graders.learner_ci import write_learner_files
 from graders.report import RunStatus
 
 EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 CLUSTER_ACTIONS = ("up", "down", "status")
+PIPE_WIDTH = 160  # columns of output that is not a terminal, unless $COLUMNS says
+LIST_TITLE_NEEDS = 60  # columns `list` needs beside the widest lab id to show the titles too
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    console = Console(highlight=False)
+    console = make_console()
     try:
         return int(args.handler(args, console))
     except BadInput as exc:
@@ -56,20 +59,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def make_console() -> Console:
+    """The console every command prints to: a terminal's own width; elsewhere (a CI log, a
+    pipe) ``$COLUMNS`` or ``PIPE_WIDTH``, where rich would squeeze every table into 80 columns."""
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").strip().isdigit()
+    return Console(highlight=False, width=PIPE_WIDTH if piped else None)
+
+
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     """Print the labs by level, with what they require and the learner's last score."""
     from graders.state import last_scores
 
     scores = last_scores()
-    table = Table(title="mlops-labs", title_justify="left")
-    for column in ("level", "lab", "title", "requires", "hours", "last score"):
-        table.add_column(column, no_wrap=column != "title")
-    for lab in discover_labs():
+    labs = discover_labs()
+    widest = max((len(lab.id) for lab in labs), default=3)
+    titled = console.width >= widest + LIST_TITLE_NEEDS  # else the title goes: the id must not
+    table = Table(title="mlops-labs (level/lab id)", title_justify="left")
+    table.add_column("lab", no_wrap=True, min_width=widest)  # never cut: the learner types it
+    if titled:
+        table.add_column("title", min_width=16)
+    table.add_column("requires", min_width=8)
+    table.add_column("hours", no_wrap=True)
+    table.add_column("last score", no_wrap=True)
+    for lab in labs:
         last = scores.get(lab.id)
         shown = f"{last['score']:g}/{last['max_score']:g}" if last else "—"
-        table.add_row(
-            lab.level, lab.id, lab.title, lab.requires.describe(), f"{lab.estimated_hours:g}", shown
-        )
+        cells = [lab.id, lab.title] if titled else [lab.id]
+        table.add_row(*cells, lab.requires.describe(), f"{lab.estimated_hours:g}", shown)
     console.print(table)
     return 0
 
@@ -82,6 +98,7 @@ def cmd_start(args: argparse.Namespace, console: Console) -> int:
     if target.exists() and any(target.iterdir()):
         raise BadInput(f"{target} already exists and is not empty")
     shutil.copytree(lab.starter, target, dirs_exist_ok=True)
+    write_learner_files(lab, target)  # CI that grades every push: in the first commit too
     git = shutil.which("git")
     if git and lab.start_commit:
         subprocess.run([git, "init", "-q", str(target)], check=True)
@@ -121,6 +138,8 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
     out_dir = Path(args.out) if args.out else state_dir() / "reports" / lab.id.replace("/", "-")
     if selection is not None and not args.out:
         out_dir = out_dir / "partial"  # the last whole grading's report stays where it was
+    graded = "its reference solution" if args.reference else lab.graded_part(submission)
+    console.print(f"Grading {lab.id}: {graded}", markup=False, highlight=False, soft_wrap=True)
     with tempfile.TemporaryDirectory(prefix="mlops-labs-reference-") as temporary:
         if args.reference and has_steps(submission):
             submission = make_submission(submission, Path(temporary) / "solution", console.print)

@@ -9,10 +9,45 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from graders.catalogue import Lab, discover_labs
 from graders.errors import GraderError
 from graders.kind import INSTALL_KIND, INSTALL_KUBECTL
+from graders.requirements import read_pins
+
+RUNNER_REQUIREMENTS = Path(__file__).resolve().parents[1] / "infra/images/runner/requirements.txt"
 
 MIN_FREE_GB = 5.0
+
+
+def _runner_pin(name: str) -> str:
+    """``name==version`` as the sandbox runner image pins it (``name`` when it cannot be read)."""
+    try:
+        pins = read_pins(RUNNER_REQUIREMENTS.read_text())[0]
+    except OSError:
+        return name
+    return str(pins[name]) if name in pins else name
+
+
+#: Each tool a lab may require: how to ask its version, how to install it, what its absence blocks.
+TOOL_CHECKS: dict[str, tuple[list[str], str, str]] = {
+    "dvc": (
+        ["dvc", "--version"],
+        f"`pip install {_runner_pin('dvc')}` (the grader's version)",
+        "you run it to do",
+    ),
+    "promtool": (
+        ["promtool", "--version"],
+        "`apt-get install prometheus` (Debian 12's 2.42, the grader's), or promtool from "
+        "https://prometheus.io/download/ on your PATH",
+        "you run its unit tests in",
+    ),
+    "kubectl": (
+        ["kubectl", "version", "--client"],
+        INSTALL_KUBECTL,
+        "you render and apply with it in",
+    ),
+    "kind": (["kind", "version"], INSTALL_KIND, "the live checks are skipped without a cluster in"),
+}
 
 
 @dataclass
@@ -37,24 +72,28 @@ def examine() -> list[Finding]:
     )
     if engine_ok:
         findings += _builder()
-    findings.append(
-        _tool(
-            "kubectl",
-            ["kubectl", "version", "--client"],
-            INSTALL_KUBECTL,
-            required=False,
-        )
-    )
-    findings.append(
-        _tool(
-            "kind",
-            ["kind", "version"],
-            f"{INSTALL_KIND} (for the Kubernetes labs' live checks)",
-            required=False,
-        )
-    )
+    findings += lab_tools(discover_labs())
     findings.append(_disk())
     return findings
+
+
+def lab_tools(labs: list[Lab]) -> list[Finding]:
+    """One finding per tool any of ``labs`` requires (kind for a lab that needs a cluster), in
+    ``TOOL_CHECKS``' order, naming the labs a missing one blocks. None is required to grade:
+    the grader runs its own dvc, promtool and kubectl in containers; kind makes the cluster."""
+    users: dict[str, list[str]] = {}
+    for lab in labs:
+        for tool in (*lab.requires.tools, *(["kind"] if lab.requires.kind else [])):
+            users.setdefault(tool, []).append(lab.id)
+    found = []
+    for tool, (command, fix, use) in TOOL_CHECKS.items():
+        if tool not in users:
+            continue
+        finding = _tool(tool, command, fix, required=False)
+        if not finding.ok:
+            finding.detail += f"; {use}: {', '.join(users[tool])}"
+        found.append(finding)
+    return found
 
 
 def prepare(say: Callable[[str], None]) -> bool:

@@ -8,7 +8,10 @@ write) or a path too long. Passing one is the learner's doing: :class:`Submissio
 which limit, and :func:`intake_report` makes the report that grades nothing and says why. Then
 :func:`require_free_disk` checks the target's disk has room for what the survey counted, and
 :func:`copy_file` copies one regular file, never opening a named pipe or a device (a pipe put in
-a file's place after the survey would block the copy for ever).
+a file's place after the survey would block the copy for ever). A Python virtual environment
+(a folder holding ``pyvenv.cfg``, such as the ``.venv`` a lab's README has the learner make in
+their folder) is left out without a word: it is the learner's tools, not their work, and its links
+lead out of the folder.
 """
 
 from __future__ import annotations
@@ -106,6 +109,8 @@ def survey(root: Path, limits: IntakeLimits = LIMITS) -> Survey:
                 )
             mode = item.stat(follow_symlinks=False)
             kind = _kind(mode.st_mode)
+            if kind is Kind.FOLDER and is_virtual_environment(root / relative):
+                continue  # a learner's .venv: tools, not work (left out, and without a word)
             size = mode.st_size if kind is Kind.FILE else 0
             if kind is Kind.FOLDER:
                 if depth + 1 > limits.max_depth:
@@ -119,6 +124,16 @@ def survey(root: Path, limits: IntakeLimits = LIMITS) -> Survey:
                 raise refusal(f"more than {limits.max_bytes // _GB} GB of files (at full size)")
         pending.extend((name, depth + 1) for name in reversed(inner))
     return found
+
+
+def is_virtual_environment(folder: Path) -> bool:
+    """Whether ``folder`` is a Python virtual environment: it holds a ``pyvenv.cfg`` file, as
+    ``python -m venv`` (and virtualenv, uv) write one (PEP 405)."""
+    marker = folder / "pyvenv.cfg"
+    try:
+        return stat.S_ISREG(marker.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def require_free_disk(target: Path, needed: int, limits: IntakeLimits = LIMITS) -> None:

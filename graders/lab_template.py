@@ -49,6 +49,9 @@ number, so that two trainings split and fit the data the same way.
 
 ## Run the grader
 
+**What is graded:** the files in your folder as they are when you run the grader, committed or not
+(`grade` says so in its first line). A Python virtual environment in it (`.venv/`) is left out.
+
 ```bash
 mlops-labs grade ${lab_id} .
 ```

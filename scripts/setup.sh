@@ -4,7 +4,8 @@
 #   2. a Docker engine: used as it is when one answers; otherwise (as root, e.g. in CI) Debian's
 #      docker.io is installed and dockerd started, its PID written to .dockerd.pid;
 #   3. the base image python:3.11-slim (pulled, or bootstrapped offline), the sandbox runner image
-#      and the Prometheus image.
+#      and the Prometheus image;
+#   4. as root, Debian's chromium for the browser test of batch's class report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -31,6 +32,13 @@ if ! docker info >/dev/null 2>&1; then
 fi
 if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then
   apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
+fi
+# 4. a headless browser for the tests of batch's class-report.html (as root, where apt-get is)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+  && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  echo "setup: installing Debian's chromium (the class report's browser test)" >&2
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+    || echo "setup: chromium could not be installed; the browser test will say so" >&2
 fi
 
 .venv/bin/mlops-labs doctor --prepare

@@ -21,6 +21,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -509,6 +510,20 @@ def test_staging_leaves_out_links_that_leave_the_submission_and_keeps_the_others
     assert sorted(staged.outside_links) == ["absolute", "app/through", "etc", "up"]
     assert staged.special_files == ["pipe"]
     assert "symbolic links that lead outside your folder" in staged.notes()[0]
+
+
+def test_a_virtual_environment_in_the_folder_is_left_out_without_a_note(tmp_path: Path) -> None:
+    lab = lab_with(tmp_path, [])
+    learner = tmp_path / "learner"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(learner / ".venv")], check=True
+    )
+    (learner / "app.py").write_text("print('hi')\n")
+    (learner / "notes").mkdir()
+    (learner / "notes" / "pyvenv.cfg.txt").write_text("not a marker\n")
+    staged = stage_submission(lab, learner, tmp_path / "staged")
+    assert sorted(p.name for p in staged.path.iterdir()) == ["app.py", "notes"]
+    assert staged.outside_links == [] and staged.notes() == []
 
 
 def test_staging_grades_protected_files_as_the_starter_has_them(tmp_path: Path) -> None:

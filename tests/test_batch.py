@@ -94,8 +94,14 @@ def test_batch_of_three_gives_a_gradebook_row_each_and_every_format(
 ) -> None:
     submissions = make_class(tmp_path / "class")
     out = tmp_path / "out"
-    done = run_cli("batch", TINY, str(submissions), "--out", str(out))
+    step_files = {
+        name: tmp_path / name.lower() for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+    }
+    environment = {**os.environ, **{name: str(path) for name, path in step_files.items()}}
+    done = run_cli("batch", TINY, str(submissions), "--out", str(out), env=environment)
     assert done.returncode == 0, done.stdout + done.stderr
+    # in GitHub Actions, the batch job's summary and outputs are not each submission's
+    assert not any(path.exists() for path in step_files.values())
     rows = gradebook(out)
     assert [row["submission"] for row in rows] == sorted(ANSWERS)
     for row in rows:
@@ -106,6 +112,7 @@ def test_batch_of_three_gives_a_gradebook_row_each_and_every_format(
         written = {p.name for p in (out / "submissions" / row["submission"]).iterdir()}
         assert {FILE_NAMES[name] for name in FILE_FORMATS} <= written
     assert f"Gradebook: {out / 'gradebook.csv'}" in done.stdout
+    assert f"Class report: {out / 'class-report.html'}" in done.stdout
     assert not (out / ".work").exists(), "private copies are removed"
     assert not (tmp_path / "mlops-labs-home" / "scores.json").exists(), "instructor's own state"
 

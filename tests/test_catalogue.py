@@ -58,6 +58,20 @@ def test_lab_folder_has_every_part(lab: Lab) -> None:
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
+def test_lab_readme_says_what_of_the_learners_folder_is_graded(lab: Lab) -> None:
+    text = (lab.path / "README.md").read_text()
+    said = text.split("**What is graded:**", 1)[1].split("\n\n", 1)[0] if "**What" in text else ""
+    expected = {"working-tree": "committed or not", "last-commit": "the last commit"}[lab.graded]
+    assert expected in " ".join(said.split()), f"{lab.id}: README says {said!r}"
+
+
+def test_a_lab_that_clones_the_repository_grades_its_last_commit() -> None:
+    graded = {lab.id: lab.graded for lab in discover_labs()}
+    assert graded.pop("foundation/02-data-versioning") == "last-commit"
+    assert set(graded.values()) == {"working-tree"}
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
 def test_lab_readme_has_the_fixed_sections_in_order(lab: Lab) -> None:
     text = (lab.path / "README.md").read_text()
     positions = [text.find(section) for section in README_SECTIONS]
@@ -138,6 +152,7 @@ docker = true
             ("time_limit_seconds = 60", 'time_limit_seconds = 60\nstart_commit = "no"'),
             "start_commit",
         ),
+        (("[requires]", '[submission]\ngraded = "head"\n[requires]'), "submission.graded"),
     ],
 )
 def test_malformed_lab_toml_names_the_field_at_fault(

@@ -23,6 +23,16 @@ def test_list_shows_labs_with_requirements_and_last_score(tiny_labs: Path, tmp_p
     assert "3/6" in after.stdout
 
 
+def test_grade_says_first_what_of_the_folder_it_grades(tiny_labs: Path, tmp_path: Path) -> None:
+    starter = tiny_labs / TINY / "starter"
+    done = run_cli("grade", TINY, str(starter), "--out", str(tmp_path / "o"))
+    assert done.stdout.splitlines()[0] == (
+        f"Grading {TINY}: the files in {starter} as they are now, committed or not"
+    )
+    reference = run_cli("grade", TINY, "--reference", "--out", str(tmp_path / "r"))
+    assert reference.stdout.splitlines()[0] == f"Grading {TINY}: its reference solution"
+
+
 def test_grade_reference_with_full_marks_exits_0(tiny_labs: Path, tmp_path: Path) -> None:
     done = run_cli("grade", TINY, "--reference", "--out", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -147,6 +157,49 @@ def test_doctor_reports_each_finding_with_a_fix(monkeypatch: pytest.MonkeyPatch)
     for name in ("Docker engine", "base image", "kubectl", "kind", "free disk"):
         assert name in done.stdout
     assert "fix: start a Docker engine" in done.stdout
+
+
+def test_doctor_names_the_labs_each_missing_tool_blocks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from graders.catalogue import discover_labs
+    from graders.doctor import lab_tools
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tool at all
+    found = {finding.name: finding for finding in lab_tools(discover_labs())}
+    assert set(found) == {"dvc", "promtool", "kubectl", "kind"}
+    assert "foundation/02-data-versioning" in found["dvc"].detail
+    assert "dvc==" in found["dvc"].fix  # the grader's own pinned version
+    assert "professional/02-drift-alerts" in found["promtool"].detail
+    assert "professional/03-ha-inference-on-kind" in found["kind"].detail
+    assert not any(finding.ok or finding.required for finding in found.values())
+
+
+def test_doctor_leaves_out_a_tool_no_lab_requires(tiny_labs: Path) -> None:
+    from graders.catalogue import discover_labs
+    from graders.doctor import lab_tools
+
+    assert [finding.name for finding in lab_tools(discover_labs())] == []
+
+
+@pytest.mark.parametrize("columns", ["50", "80"])
+def test_list_never_cuts_a_lab_id_however_narrow_the_terminal(
+    columns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graders.catalogue import discover_labs
+
+    monkeypatch.setenv("COLUMNS", columns)
+    done = run_cli("list")
+    assert done.returncode == 0
+    for lab in discover_labs():
+        assert lab.id in done.stdout, (lab.id, done.stdout)
+
+
+def test_output_to_a_pipe_is_not_squeezed_into_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    done = run_cli("list")
+    assert "Run a highly available inference service on Kubernetes" in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) > 80
 
 
 def test_a_submission_conftest_and_pytest_ini_have_no_effect(

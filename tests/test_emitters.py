@@ -10,6 +10,7 @@ and review the diff (``git diff tests/golden``) before committing it.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -25,12 +26,14 @@ from graders.emitters import (
     FORMATS,
     emit,
     print_report,
+    render_classroom,
     render_github,
     render_gradebook,
     render_gradescope,
     render_junit,
     render_prairielearn,
 )
+from graders.emitters.classroom import SUMMARY_CHARS, classroom_payload
 from graders.emitters.gradebook import FIXED_COLUMNS, gradebook_header, gradebook_row
 from graders.report import CheckResult, Outcome, Report, RunStatus, load_report
 
@@ -176,6 +179,7 @@ RENDERERS: dict[str, Callable[[Report], str]] = {
     FILE_NAMES["gradescope"]: render_gradescope,
     FILE_NAMES["prairielearn"]: render_prairielearn,
     FILE_NAMES["github"]: render_github,
+    FILE_NAMES["classroom"]: render_classroom,
     FILE_NAMES["csv"]: render_gradebook,
 }
 
@@ -190,8 +194,10 @@ def golden(name: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never append to a real GitHub step summary when these tests run in GitHub Actions."""
+    """Never append to a real GitHub step summary or step output when these tests run in GitHub
+    Actions."""
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
 
 
 # --- golden files ---------------------------------------------------------------------------
@@ -285,7 +291,7 @@ def test_prairielearn_is_not_gradable_when_the_run_broke_before_any_check_ran(
 
 
 @pytest.mark.parametrize(
-    "name", ["terminal", "junit", "gradescope", "prairielearn", "github", "csv"]
+    "name", ["terminal", "junit", "gradescope", "prairielearn", "github", "classroom", "csv"]
 )
 def test_a_check_that_never_ran_is_shown_as_not_run_and_scores_zero_of_its_points(
     name: str,
@@ -300,6 +306,7 @@ def test_a_check_that_never_ran_is_shown_as_not_run_and_scores_zero_of_its_point
         "gradescope": render_gradescope,
         "prairielearn": render_prairielearn,
         "github": render_github,
+        "classroom": render_classroom,
         "csv": render_gradebook,
     }[name](report)
     assert "not run" in rendered
@@ -323,6 +330,187 @@ def test_prairielearn_scores_zero_when_nothing_was_graded() -> None:
     results = json.loads(render_prairielearn(report))
     assert results["score"] == 0.0
     assert results["gradable"] is True
+
+
+# --- GitHub Classroom -----------------------------------------------------------------------
+#
+# ``reporter_reads`` re-implements what classroom-resources/autograding-grading-reporter (commit
+# 43c2d9f524d3c7926caf7cb4fee34200b40b8c26: src/main.js, src/console-results.js,
+# src/notify-classroom.js, src/helpers/test-helpers.js) does with the runners' step outputs, with
+# JavaScript's semantics where they matter (a missing ``line_no`` is not 0; a missing score is NaN).
+
+
+def _js_number(value: float) -> str:
+    """A number as JavaScript's template strings print it (``3`` for 3.0)."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def reporter_reads(env: dict[str, str], runners: str) -> tuple[list[str], str | None, str | None]:
+    """The reporter's log lines, its "Points X/Y" notice (Classroom's grade; None when it posts
+    none) and the job failure it sets (None when it passes)."""
+    runner_results = []
+    for runner in runners.split(","):
+        encoded = env[f"{runner.strip().upper()}_RESULTS"]
+        results = json.loads(base64.b64decode(encoded, validate=True).decode("utf-8"))
+        assert results["status"] in ("pass", "fail", "error")
+        assert isinstance(results["tests"], list) and results["tests"], "score / tests.length"
+        runner_results.append((runner, results))
+    log: list[str] = []
+    for runner, results in runner_results:
+        log.append(f"🔄 Processing: {runner}")
+        for test in results["tests"]:
+            assert isinstance(test["name"], str) and test["status"] in ("pass", "fail", "error")
+            line = f" - line {test.get('line_no', 'undefined')}" if test.get("line_no") != 0 else ""
+            if test["status"] == "pass":
+                log.append(f"✅ {test['name']}{line}")
+            elif test["status"] == "error":
+                fallback = f"Failed to run test '{test['name']}'"
+                log.append(f"Error: {test.get('message') or fallback}")
+            else:
+                log.append(f"❌ {test['name']}{line}")
+            if test.get("test_code"):
+                log.append(f"Test code:\n{test['test_code']}")
+        max_score = results.get("max_score") or 0
+        passed = sum(test["status"] == "pass" for test in results["tests"])
+        if max_score:  # getTestScore: the share of tests passed, not their scores
+            table_score = passed / len(results["tests"]) * max_score
+            log.append(f"Total points for {runner}: {table_score:.2f}/{_js_number(max_score)}")
+    total, maximum = 0.0, 0.0
+    for _, results in runner_results:
+        if not results.get("max_score"):
+            continue
+        maximum += results["max_score"]
+        for test in results["tests"]:
+            assert type(test["score"]) in (int, float), "a missing score makes the total NaN"
+            total += test["score"]
+    notice = f"Points {_js_number(total)}/{_js_number(maximum)}" if maximum else None
+    statuses = {results["status"] for _, results in runner_results}
+    failure = "Some tests failed." if "fail" in statuses else None
+    if failure is None and "error" in statuses:
+        failure = "Some tests errored."
+    return log, notice, failure
+
+
+def github_output(path: Path) -> dict[str, str]:
+    """The one-line ``name=value`` outputs of a ``$GITHUB_OUTPUT`` file (last one wins)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def test_classroom_payload_decodes_as_the_reporter_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step ``mlops-labs`` → env ``MLOPS-LABS_RESULTS`` → Classroom gets the lab's total and the
+    log one line per check; the errored run fails the job."""
+    output = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    emit(make_report(), ["classroom"], tmp_path / "out")
+    env = {"MLOPS-LABS_RESULTS": github_output(output)["result"]}
+    log, notice, failure = reporter_reads(env, "mlops-labs")
+    assert notice == "Points 3/14"
+    assert failure == "Some tests errored."
+    checks = [line for line in log if line.startswith(("✅", "❌", "Error: "))]
+    assert checks == [
+        "✅ Criterion 1: The image builds (2/2 points)",
+        "❌ Criterion 2: The image is under 500 MB — partial (1/2 points)",
+        "❌ Criterion 3: The container reports its health | HEALTHCHECK (0/2 points)",
+        "❌ Criterion 4: The container serves predictions — blocked (0/3 points)",
+        "❌ Criterion 5: The image runs on a kind cluster — skipped (0/1 points)",
+        "Error: Criterion 6: The server exposes /metrics — error (0/1 points): The grader or the "
+        "environment broke while running this check; this is not a problem with your work.\n"
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.",
+        "❌ Hidden check 7 (0/2 points)",
+        "❌ Criterion 8: The container stops cleanly on SIGTERM — not run (0/1 points)",
+    ]
+    assert "Test code:\nmlops-labs grade 01-docker-basics . --only 3" in log
+    assert "Total points for mlops-labs: 1.75/14" in log  # the reporter's own pass-share figure
+    decoded = json.loads(base64.b64decode(env["MLOPS-LABS_RESULTS"]))
+    assert decoded == json.loads(golden(FILE_NAMES["classroom"]))
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "expected"),
+    [
+        (RunStatus.COMPLETE, Outcome.PASSED, ("pass", None, "Points 14/14")),
+        (RunStatus.COMPLETE, Outcome.FAILED, ("fail", "Some tests failed.", "Points 12/14")),
+        (RunStatus.TIMED_OUT, Outcome.PASSED, ("error", "Some tests errored.", "Points 14/14")),
+    ],
+)
+def test_classroom_status_is_pass_only_for_full_marks_and_error_for_an_unfinished_run(
+    status: RunStatus, outcome: Outcome, expected: tuple[str, str | None, str]
+) -> None:
+    """Full marks pass the reporter's job; lost points fail it; an unfinished run errors it."""
+    report = make_report()
+    report.status = status
+    for check in report.checks:
+        check.outcome, check.points = Outcome.PASSED, check.max_points
+    first = report.checks[0]
+    first.outcome, first.points = outcome, first.max_points if outcome == Outcome.PASSED else 0.0
+    _, notice, failure = reporter_reads({"ML_RESULTS": classroom_payload(report)}, "ml")
+    assert (json.loads(render_classroom(report))["status"], failure, notice) == expected
+
+
+def test_classroom_gives_no_points_when_the_run_broke_before_any_check_ran() -> None:
+    """Like PrairieLearn's "not gradable": max_score 0, so Classroom records no zero."""
+    report = make_report()
+    report.checks = [c for c in report.checks if c.outcome in (Outcome.ERROR, Outcome.NOT_RUN)]
+    log, notice, failure = reporter_reads({"ML_RESULTS": classroom_payload(report)}, "ml")
+    assert (notice, failure) == (None, "Some tests errored.")
+    assert len([line for line in log if line.startswith(("❌", "Error: "))]) == 2
+
+
+def test_classroom_report_without_checks_still_has_one_test_for_the_reporter() -> None:
+    """No checks: one "error" test saying so (the reporter divides by the number of tests)."""
+    report = make_report()
+    report.checks = []
+    log, notice, _ = reporter_reads({"ML_RESULTS": classroom_payload(report)}, "ml")
+    assert notice is None
+    assert any(line.startswith("Error: No check ran.") for line in log)
+
+
+def test_classroom_partial_grading_names_every_test_partial() -> None:
+    """An --only grading is out of what it ran, and every line says it is not the score."""
+    report = make_report()
+    report.checks = report.checks[:2]
+    report.status = RunStatus.COMPLETE
+    report.partial = {"only": [2], "required": [1], "checks": [c.id for c in report.checks]}
+    log, notice, _ = reporter_reads({"ML_RESULTS": classroom_payload(report)}, "ml")
+    assert notice == "Points 3/4"
+    names = [line for line in log if line.startswith(("✅", "❌"))]
+    assert len(names) == 2
+    assert all(name.endswith("— partial grading (--only 2): not your score") for name in names)
+
+
+def test_classroom_payload_stays_far_below_the_environment_variable_limit() -> None:
+    """Huge messages are clipped: the reporter reads the payload from one env variable."""
+    report = make_report()
+    for check in report.checks:
+        check.message = "x" * 100 + "\n" + "y" * 500_000
+    report.errors = ["z" * 500_000]
+    payload = classroom_payload(report)
+    assert len(payload) < 64 * 1024
+    decoded = json.loads(base64.b64decode(payload))
+    assert len(decoded["message"]) <= SUMMARY_CHARS
+    assert decoded["tests"][1]["message"].endswith("… (clipped)")
+
+
+def test_emit_appends_the_classroom_result_to_github_output_when_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$GITHUB_OUTPUT gets one ``result=<base64>`` line after earlier outputs, on a line of its
+    own even when the earlier content lacks its final newline; $GITHUB_STEP_SUMMARY is untouched."""
+    output = tmp_path / "github-output"
+    output.write_text("earlier=1", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    written = emit(make_report(), ["classroom"], tmp_path / "out")
+    assert written == [tmp_path / "out" / "classroom-results.json"]
+    lines = output.read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "earlier=1" and lines[-1] == "" and len(lines) == 3
+    assert lines[1] == f"result={classroom_payload(make_report())}"
+    assert json.loads(base64.b64decode(lines[1].removeprefix("result="))) == json.loads(
+        golden("classroom-results.json")
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["github-output", "out"]
 
 
 # --- JUnit ----------------------------------------------------------------------------------
@@ -460,10 +648,14 @@ def test_emit_appends_to_the_github_step_summary_when_set(
     assert summary.read_text(encoding="utf-8") == "earlier step\n" + golden("step-summary.md")
 
 
-def test_emit_leaves_step_summary_alone_when_unset(tmp_path: Path) -> None:
-    """Without $GITHUB_STEP_SUMMARY only step-summary.md is written."""
-    emit(make_report(), ["github"], tmp_path / "out")
+def test_emit_leaves_step_summary_and_github_output_alone_when_unset(tmp_path: Path) -> None:
+    """Without $GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT only the files in out_dir are written."""
+    emit(make_report(), ["github", "classroom"], tmp_path / "out")
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "classroom-results.json",
+        "step-summary.md",
+    ]
 
 
 def regenerate_goldens() -> None:

@@ -176,7 +176,8 @@ def _conclude(
         note = " ".join(filter(None, [notes.get(name, ""), refused, commit[:12]]))
         rows.append((name, report, note))
     print_summary(console, rows)
-    console.print(f"Gradebook: {out.gradebook}", markup=False, highlight=False, soft_wrap=True)
+    for name, path in (("Gradebook", out.gradebook), ("Class report", out.class_report)):
+        console.print(f"{name}: {path}", markup=False, highlight=False, soft_wrap=True)
     if halted == "interrupted":
         console.print("Interrupted: run the same command with --resume to finish.")
         return EXIT_INTERRUPTED

@@ -3,14 +3,16 @@
 ::
 
     OUT/gradebook.csv               one header, one row per finished submission, sorted by name
+    OUT/class-report.html           the instructor's overview of the same rows, one offline page
     OUT/batch.json                  the lab, and per submission: fingerprint, commit, status, score
     OUT/submissions/NAME/           report.json and every other report format, grade.log
     OUT/.work/ .home/ .machine/     private copies being graded, the gradings' own state, locks
 
 ``report.json`` of each submission is the one source of truth: the batch writes there the
 submission's name (not the path of the private copy it graded) and, under
-``environment.batch``, the fingerprint ``--resume`` compares. ``gradebook.csv`` and
-``batch.json`` are rebuilt from those files, atomically, after every finished submission.
+``environment.batch``, the fingerprint ``--resume`` compares. ``gradebook.csv``,
+``class-report.html`` (``graders.batch.class_report``) and ``batch.json`` are rebuilt from those
+files, atomically, after every finished submission.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from graders.batch.class_report import write_class_report
 from graders.catalogue import Lab
 from graders.checks import ungraded_report
 from graders.emitters import (
     FILE_NAMES,
     FORMATS,
+    render_classroom,
     render_github,
     render_gradebook,
     render_gradescope,
@@ -48,6 +52,7 @@ _RENDERERS = {
     "gradescope": render_gradescope,
     "prairielearn": render_prairielearn,
     "github": render_github,
+    "classroom": render_classroom,
     "csv": render_gradebook,
 }
 
@@ -62,6 +67,11 @@ class BatchFolder:
     def gradebook(self) -> Path:
         """The class gradebook (CSV)."""
         return self.root / "gradebook.csv"
+
+    @property
+    def class_report(self) -> Path:
+        """The instructor's overview of the gradebook's rows (HTML)."""
+        return self.root / "class-report.html"
 
     @property
     def state(self) -> Path:
@@ -142,8 +152,9 @@ def finish_report(report: Report, folder: Path, name: str, facts: dict[str, Any]
 
 
 def write_books(lab: Lab, out: BatchFolder, names: Iterable[str]) -> list[Report]:
-    """Rebuild ``gradebook.csv`` (finished submissions only) and ``batch.json`` from the
-    reports of ``names``, each atomically; return the gradebook's reports."""
+    """Rebuild ``gradebook.csv`` (finished submissions only), ``class-report.html`` (the same
+    rows) and ``batch.json`` from the reports of ``names``, each atomically; return the
+    gradebook's reports."""
     rows: list[Report] = []
     state: dict[str, dict[str, Any]] = {}
     for name in sorted(names):
@@ -169,6 +180,7 @@ def write_books(lab: Lab, out: BatchFolder, names: Iterable[str]) -> list[Report
         "submissions": state,
     }
     write_text_atomically(out.state, json.dumps(document, indent=2) + "\n")
+    write_class_report(out.class_report, lab, rows, out.root / "submissions")
     return rows
 
 

@@ -54,6 +54,10 @@ def engine_answers() -> bool:
     return True
 
 
+#: Files GitHub Actions gives a step to append to: a batch's gradings write to none of them.
+CI_STEP_FILES = frozenset({"GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"})
+
+
 @dataclass
 class _Grading:
     """One child grading in flight."""
@@ -179,7 +183,8 @@ class Scheduler:
         ]
 
     def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+        # a submission's report is not the batch job's summary nor its step output
+        env = {k: v for k, v in os.environ.items() if k not in CI_STEP_FILES}
         env["MLOPS_LABS_HOME"] = str(self.out.home)
         if self.jobs > 1 and not env.get(MACHINE_LOCK):
             env[MACHINE_LOCK] = str(self.out.machine)

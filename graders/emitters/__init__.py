@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from rich.console import Console
 
+from graders.emitters.classroom import classroom_payload, render_classroom
 from graders.emitters.github import render_github
 from graders.emitters.gradebook import render_gradebook
 from graders.emitters.gradescope import render_gradescope
@@ -27,6 +29,7 @@ FORMATS: tuple[str, ...] = (
     "gradescope",
     "prairielearn",
     "github",
+    "classroom",
     "csv",
 )
 
@@ -37,6 +40,7 @@ FILE_NAMES: dict[str, str] = {
     "gradescope": "gradescope-results.json",
     "prairielearn": "prairielearn-results.json",
     "github": "step-summary.md",
+    "classroom": "classroom-results.json",
     "csv": "gradebook.csv",
 }
 
@@ -45,14 +49,18 @@ _RENDERERS: dict[str, Callable[[Report], str]] = {
     "gradescope": render_gradescope,
     "prairielearn": render_prairielearn,
     "github": render_github,
+    "classroom": render_classroom,
     "csv": render_gradebook,
 }
 
 __all__ = [
     "FILE_NAMES",
     "FORMATS",
+    "append_github_output",
+    "append_step_summary",
     "emit",
     "print_report",
+    "render_classroom",
     "render_github",
     "render_gradebook",
     "render_gradescope",
@@ -90,6 +98,34 @@ def append_step_summary(markdown: str) -> Path | None:
     return path
 
 
+def append_github_output(name: str, value: str) -> Path | None:
+    """Append the step output ``name=value`` to the file named by ``$GITHUB_OUTPUT``, when set.
+
+    ``value`` must be one line (the classroom payload is base64). A newline is written first when
+    the file does not end with one, so an earlier output's last line is never extended. Returns
+    the file, or None when unset.
+    """
+    if "\n" in value or "\r" in value:
+        raise ValueError("a one-line step output cannot hold a line break")
+    target = os.environ.get("GITHUB_OUTPUT", "").strip()
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a+b") as stream:
+        needs_newline = stream.tell() > 0 and _last_byte(stream) != b"\n"
+        line = f"{name}={value}\n".encode()
+        stream.write(b"\n" + line if needs_newline else line)
+    return path
+
+
+def _last_byte(stream: BinaryIO) -> bytes:
+    """The last byte of a file opened for appending (the position is restored to its end)."""
+    stream.seek(-1, os.SEEK_END)
+    last = stream.read(1)
+    stream.seek(0, os.SEEK_END)
+    return last
+
+
 def emit(
     report: Report,
     formats: Iterable[str],
@@ -99,7 +135,9 @@ def emit(
     """Write the file formats into ``out_dir`` and print the terminal format to ``console``.
 
     All names are validated before anything is written. Returns the files written in
-    ``out_dir``, in the order of ``formats`` (the ``$GITHUB_STEP_SUMMARY`` file is not listed).
+    ``out_dir``, in the order of ``formats`` (``$GITHUB_STEP_SUMMARY``, which ``github`` appends
+    to, and ``$GITHUB_OUTPUT``, which ``classroom`` appends ``result=<base64 JSON>`` to for GitHub
+    Classroom's reporter, are not listed).
     """
     chosen = check_formats(formats)
     written: list[Path] = []
@@ -115,5 +153,7 @@ def emit(
             write_text_atomically(path, text)
             if name == "github":
                 append_step_summary(text)
+            elif name == "classroom":
+                append_github_output("result", classroom_payload(report))
         written.append(path)
     return written
