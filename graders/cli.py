@@ -98,7 +98,7 @@ def cmd_start(args: argparse.Namespace, console: Console) -> int:
     if target.exists() and any(target.iterdir()):
         raise BadInput(f"{target} already exists and is not empty")
     shutil.copytree(lab.starter, target, dirs_exist_ok=True)
-    write_learner_files(lab, target)  # CI that grades every push: in the first commit too
+    ci_files = write_learner_files(lab, target)  # CI that grades every push: in the 1st commit
     git = shutil.which("git")
     if git and lab.start_commit:
         subprocess.run([git, "init", "-q", str(target)], check=True)
@@ -113,6 +113,14 @@ def cmd_start(args: argparse.Namespace, console: Console) -> int:
         f"  2. cd {target} and build your solution\n"
         f"  3. mlops-labs grade {lab.id} ."
     )
+    if ci_files:
+        written = ", ".join(str(path.relative_to(target)) for path in ci_files)
+        console.print(
+            f"CI: {written} grade every push once the folder is a repository on GitHub or "
+            "GitLab (docs/ci.md)",
+            markup=False,
+            highlight=False,
+        )
     return 0
 
 
