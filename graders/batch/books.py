@@ -27,16 +27,7 @@ from typing import Any
 from graders.batch.class_report import write_class_report
 from graders.catalogue import Lab
 from graders.checks import ungraded_report
-from graders.emitters import (
-    FILE_NAMES,
-    FORMATS,
-    render_classroom,
-    render_github,
-    render_gradebook,
-    render_gradescope,
-    render_junit,
-    render_prairielearn,
-)
+from graders.emitters import FILE_NAMES, FORMATS, RENDERERS
 from graders.emitters.gradebook import render_class_gradebook
 from graders.report import Report, RunStatus, load_report, write_text_atomically
 from graders.text import clean
@@ -47,14 +38,6 @@ FILE_FORMATS: tuple[str, ...] = tuple(name for name in FORMATS if name != "termi
 KEPT_BY_RESUME: frozenset[RunStatus] = frozenset({RunStatus.COMPLETE, RunStatus.TIMED_OUT})
 #: Statuses that make a row of the gradebook (an error is a row: it says ERROR, not a score).
 ROW_STATUSES: frozenset[RunStatus] = KEPT_BY_RESUME | {RunStatus.ERROR}
-_RENDERERS = {
-    "junit": render_junit,
-    "gradescope": render_gradescope,
-    "prairielearn": render_prairielearn,
-    "github": render_github,
-    "classroom": render_classroom,
-    "csv": render_gradebook,
-}
 
 
 @dataclass(frozen=True)
@@ -146,7 +129,7 @@ def finish_report(report: Report, folder: Path, name: str, facts: dict[str, Any]
     format into ``folder`` (``report.json`` last: it is what ``--resume`` trusts)."""
     report.submission = name
     report.environment["batch"] = facts
-    for format_name, render in _RENDERERS.items():
+    for format_name, render in RENDERERS.items():
         write_text_atomically(folder / FILE_NAMES[format_name], render(report))
     report.write(folder / FILE_NAMES["json"])
 

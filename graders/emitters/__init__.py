@@ -44,7 +44,8 @@ FILE_NAMES: dict[str, str] = {
     "csv": "gradebook.csv",
 }
 
-_RENDERERS: dict[str, Callable[[Report], str]] = {
+#: The renderer of every file format but ``json`` (``Report.write``); ``batch`` writes them all.
+RENDERERS: dict[str, Callable[[Report], str]] = {
     "junit": render_junit,
     "gradescope": render_gradescope,
     "prairielearn": render_prairielearn,
@@ -56,6 +57,7 @@ _RENDERERS: dict[str, Callable[[Report], str]] = {
 __all__ = [
     "FILE_NAMES",
     "FORMATS",
+    "RENDERERS",
     "append_github_output",
     "append_step_summary",
     "emit",
@@ -149,7 +151,7 @@ def emit(
         if name == "json":
             report.write(path)
         else:
-            text = _RENDERERS[name](report)
+            text = RENDERERS[name](report)
             write_text_atomically(path, text)
             if name == "github":
                 append_step_summary(text)
