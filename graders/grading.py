@@ -11,6 +11,7 @@ named and the checks they require; its report is scored out of the checks it ran
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -30,7 +31,6 @@ from typing import Any
 from rich.console import Console
 
 from graders.catalogue import Lab
-from graders.checks import score_out_of_every_check
 from graders.errors import BadInput
 from graders.intake import INTAKE_PROBLEMS, intake_report
 from graders.report import Report, RunStatus, load_report
@@ -209,13 +209,17 @@ def _supervise(run: GradingRun, console: Console) -> RunStatus | None:
         deadline = time.monotonic() + run.time_limit
         forced: RunStatus | None = None
         try:
+            _import_checks_meanwhile(run.lab)
             while child.poll() is None:
                 display.update()
                 if time.monotonic() > deadline:
                     forced = RunStatus.TIMED_OUT
                     _stop(child)
                     break
-                time.sleep(0.1)
+                try:  # returns as soon as the child ends, not at the next tick
+                    child.wait(timeout=0.1)
+                except subprocess.TimeoutExpired:
+                    pass
         except KeyboardInterrupt:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping the child is not interruptible
             forced = RunStatus.INTERRUPTED
@@ -242,6 +246,16 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
     child.wait()
 
 
+def _import_checks_meanwhile(lab: Lab) -> None:
+    """Import the lab's checks module while the child grades (the final report lists its checks
+    from it): its imports then cost nothing after the child ends. A failure here is said where
+    the report needs the module (``score_out_of_every_check``)."""
+    try:
+        importlib.import_module(lab.checks_module)
+    except Exception:
+        return
+
+
 def _final_report(run: GradingRun, forced: RunStatus | None) -> Report:
     try:
         report = load_report(run.report_path)
@@ -266,6 +280,8 @@ def _final_report(run: GradingRun, forced: RunStatus | None) -> Report:
         if not report.errors:
             report.errors.append("pytest said:\n" + _log_tail(run))
     if run.selection is None:
+        from graders.checks import score_out_of_every_check  # pytest: after the child
+
         score_out_of_every_check(run.lab, report)
     else:
         narrow(report, run.selection)

@@ -25,7 +25,6 @@ from enum import Enum
 from pathlib import Path
 
 from graders.catalogue import Lab
-from graders.checks import ungraded_report
 from graders.errors import EnvironmentProblem
 from graders.report import Outcome, Report, RunStatus
 from graders.text import clean, clean_name
@@ -185,6 +184,8 @@ def intake_report(lab: Lab, submission: str, problem: Exception, run_id: str = "
     (:class:`SubmissionRefused`, the learner's doing): every check the lab declares scores 0 as
     *not run* and the note says why; the run is complete, not an error. Anything else (no room
     on the disk, a failed copy): the run is an error, never a low score."""
+    from graders.checks import ungraded_report  # imports pytest: only for a refusal
+
     refused = isinstance(problem, SubmissionRefused)
     report = ungraded_report(lab, submission, RunStatus.COMPLETE if refused else RunStatus.ERROR)
     if run_id:

@@ -218,3 +218,27 @@ def test_read_config_says_what_is_wrong(tmp_path: Path, text: str | None, proble
     found = read_config(path)
     assert found.training == {} and problem in found.problem
 '''
+
+# bench/raw/<package>.py: the raw side of bench/grade_vs_raw.py (docs/authoring.md, the time budget)
+RAW_FILE = '''\
+"""${lab_id} by hand.
+
+The work a grading of its reference does, with no harness around it (bench/raw/__init__.py). The
+new lab's checks read solution/config.toml; as the checks grow, do here the same builds,
+containers, commands and probes, as many times as a grading does.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+from raw._kit import Raw
+
+LAB = "${lab_id}"
+
+
+def run(raw: Raw) -> None:
+    """The grading's work, by hand."""
+    with (raw.solution / "config.toml").open("rb") as stream:
+        tomllib.load(stream)
+'''

@@ -10,18 +10,9 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-from graders.containers.cleanup import remove_run_resources
-from graders.containers.engine import connect
-from graders.containers.images import Progress, _silent
-from graders.containers.sandbox import runner_image
-from graders.containers.workspace import (
-    VERSION_CONTROL_ENV,
-    VERSION_CONTROL_SETUP,
-    open_workspace,
-    stage_readable,
-)
 from graders.errors import GraderError
 
 STEPS = "STEPS.sh"
@@ -33,9 +24,22 @@ def has_steps(folder: Path) -> bool:
     return (folder / STEPS).is_file()
 
 
-def make_submission(folder: Path, target: Path, progress: Progress = _silent) -> Path:
+def make_submission(
+    folder: Path, target: Path, progress: Callable[[str], None] = lambda _: None
+) -> Path:
     """Run ``folder/STEPS.sh`` in the sandbox runner on a copy of ``folder``; copy the result
     (with its ``.git`` and anything else the steps made) to ``target`` and return it."""
+    # imported here: ``has_steps`` is asked before every grading of a reference, and needs none
+    from graders.containers.cleanup import remove_run_resources
+    from graders.containers.engine import connect
+    from graders.containers.sandbox import runner_image
+    from graders.containers.workspace import (
+        VERSION_CONTROL_ENV,
+        VERSION_CONTROL_SETUP,
+        open_workspace,
+        stage_readable,
+    )
+
     client = connect()
     run_id = f"steps-{uuid.uuid4().hex[:8]}"
     try:

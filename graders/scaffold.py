@@ -58,6 +58,11 @@ class NewLab:
         return self.labs.parent / "tests" / f"test_{self.package}.py"
 
     @property
+    def raw_path(self) -> Path:
+        """Its raw side in ``bench/grade_vs_raw.py``, in the repository of the labs root."""
+        return self.labs.parent / "bench" / "raw" / f"{self.package}.py"
+
+    @property
     def title(self) -> str:
         """A first title, from the slug: ``99-feature-store`` gives ``Feature store``."""
         return self.folder.split("-", 1)[1].replace("-", " ").capitalize()
@@ -92,7 +97,7 @@ def plan_lab(name: str, labs: Path | None = None, library: Path | None = None) -
     same_number = sorted((new.labs / level).glob(f"{found.group(1)}-*"))
     if same_number:
         raise BadInput(f"{level}/{found.group(1)} is taken by {level}/{same_number[0].name}")
-    for taken in (new.package_path, new.test_path):
+    for taken in (new.package_path, new.test_path, new.raw_path):
         if taken.exists():
             raise BadInput(f"{taken} already exists (the package {package!r} is another lab's?)")
     return new
@@ -107,6 +112,7 @@ def scaffold_lab(new: NewLab) -> list[Path]:
         shutil.rmtree(new.path, ignore_errors=True)
         shutil.rmtree(new.package_path, ignore_errors=True)
         new.test_path.unlink(missing_ok=True)
+        new.raw_path.unlink(missing_ok=True)
         raise
 
 
@@ -130,6 +136,8 @@ def _write_lab(new: NewLab) -> list[Path]:
     for relative, text in lab_template.PACKAGE_FILES.items():
         written.append(_write(new.package_path / relative, text, values))
     written.append(_write(new.test_path, lab_template.TEST_FILE, values))
+    if new.raw_path.parent.is_dir():  # a clone of this repository: the benchmarks are there
+        written.append(_write(new.raw_path, lab_template.RAW_FILE, values))
     readme = new.labs.parent / "README.md"
     if add_to_lab_table(readme, new):
         written.append(readme)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graders.catalogue import Lab
-from graders.checks import DeclaredCheck, declared_checks
 from graders.errors import BadInput, GraderError
 from graders.report import Report
+
+if TYPE_CHECKING:  # graders.checks imports pytest: a whole grading never needs it here
+    from graders.checks import DeclaredCheck
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ def select_checks(lab: Lab, names: Sequence[str]) -> CheckSelection:
             "--only needs the number of a check (its acceptance criterion in the lab's README) "
             "or its id, e.g. --only 3 or --only 2,5"
         )
+    from graders.checks import declared_checks
+
     try:
         declared = declared_checks(lab.checks_module)
     except Exception as exc:  # the grader itself cannot be imported: said once, as an error

@@ -94,6 +94,25 @@ def test_lab_toml_names_the_package_its_slug_names(lab: Lab) -> None:
     assert lab.grader == f"graders.labs.{package_for(lab)}"
 
 
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
+def test_every_lab_has_a_raw_side_in_the_grade_vs_raw_benchmark(lab: Lab) -> None:
+    """``bench/grade_vs_raw.py`` compares each lab's grading with its raw commands
+    (docs/authoring.md, the time budget): ``bench/raw/<package>.py`` says them, for this lab."""
+    raw = REPO / "bench" / "raw" / f"{package_for(lab)}.py"
+    assert raw.is_file(), f"{raw.relative_to(REPO)} is missing"
+    tree = ast.parse(raw.read_text(encoding="utf-8"))
+    assigned = {
+        target.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    lab_id = assigned.get("LAB")
+    assert isinstance(lab_id, ast.Constant) and lab_id.value == lab.id
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "run" for n in tree.body)
+
+
 def test_every_lab_package_belongs_to_exactly_one_lab() -> None:
     graders = [lab.grader for lab in LABS]
     assert len(set(graders)) == len(graders), "two labs name the same grader package"

@@ -17,7 +17,14 @@ import pytest
 
 from tests.conftest import FIXTURES, REPO, run_cli
 
-COPIED = ("graders", "labs", "tests", "infra", "README.md", "pyproject.toml")
+COPIED = ("graders", "labs", "tests", "infra", "bench", "README.md", "pyproject.toml")
+# bench/grade_vs_raw.py's raw side of the new lab, run once as the benchmark runs it
+RUN_RAW_SIDE = (
+    "import sys, tempfile; from pathlib import Path; sys.path.insert(0, '.'); "
+    "from raw import example; from raw._kit import Raw; "
+    "assert example.LAB == 'professional/99-example'; "
+    "example.run(Raw(Path(sys.argv[1]), Path(tempfile.mkdtemp()), 'no-runner-needed'))"
+)
 IGNORED = shutil.ignore_patterns("__pycache__", ".mypy_cache", ".pytest_cache")
 # the catalogue's and the layout's rules a new lab must meet (the others are per lab: -k example)
 CONTRACT_TESTS = (
@@ -71,7 +78,17 @@ def test_new_lab_passes_its_selftest_and_the_catalogue_contract(repository_copy:
     )
     assert contract.returncode == 0, contract.stdout[-3000:]
     assert " passed" in contract.stdout and "deselected" in contract.stdout
-    made_code = ["graders/labs/example", "tests/test_example.py"]
+    raw_side = subprocess.run(  # the benchmark's raw side it wrote runs on the reference
+        [sys.executable, "-c", RUN_RAW_SIDE, str(lab / "solution")],
+        cwd=repository_copy / "bench",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert raw_side.returncode == 0, raw_side.stderr
+    made_code = ["graders/labs/example", "tests/test_example.py", "bench/raw/example.py"]
     for lint in (["check"], ["format", "--check"]):  # what CI's code-quality test holds it to
         done = subprocess.run(
             [str(Path(sys.executable).parent / "ruff"), *lint, *made_code],

@@ -282,7 +282,7 @@ def healthy_within(run: DeclaredRun) -> float | None:
         return wait_until(
             lambda: all([run.get(probe) == 200 for probe in run.urls]),
             timeout=run.deadline,
-            pause=0.25,
+            pause=0.1,
             while_running=run.container,
         )
     except NotReady:
