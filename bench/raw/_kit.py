@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import subprocess
 import time
 from dataclasses import dataclass
@@ -42,3 +44,27 @@ def wait_http(url: str, deadline: float = 60.0) -> None:
         except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer in {deadline:.0f} s")
+
+
+class Box:
+    """A running container by name: ``sh`` runs a bash script in it (in ``cwd``), ``probe`` the
+    lab's probe (staged at ``/grader/probe.py``) and returns the JSON it printed last."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def sh(self, script: str, cwd: str = "/work", check: bool = True) -> str:
+        """``docker exec`` of ``bash -c script``; its output (raises if it fails and ``check``)."""
+        done = subprocess.run(
+            ["docker", "exec", "-w", cwd, self.name, "bash", "-c", script],
+            capture_output=True,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{script} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+        return done.stdout.decode(errors="replace")
+
+    def probe(self, cwd: str, *args: str) -> object:
+        """``python /grader/probe.py ARGS`` in ``cwd``; the JSON it printed last."""
+        said = self.sh(shlex.join(["python", "/grader/probe.py", *args]), cwd)
+        return json.loads(said.strip().splitlines()[-1])

@@ -21,7 +21,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from graders.labs.data_versioning.checks import (
 from graders.labs.data_versioning.data import HIDDEN_CSV, HIDDEN_FIRST_ID, HIDDEN_ROWS, hidden_seed
 from graders.labs.data_versioning.fixtures import RAW, git_blob_id
 from graders.labs.data_versioning.stages import METRICS_FILE
-from raw._kit import Raw, docker
+from raw._kit import Box, Raw, docker
 
 LAB = "foundation/02-data-versioning"
 ENV = {
@@ -48,28 +47,6 @@ ENV = {
     "DVC_SITE_CACHE_DIR": "/tmp/dvc-site",
     "GIT_TERMINAL_PROMPT": "0",
 }
-
-
-class Box:
-    """The running container; ``sh`` runs a bash script in it (in ``cwd``), ``probe`` the
-    lab's probe and returns its JSON."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def sh(self, script: str, cwd: str = "/work", check: bool = True) -> str:
-        done = subprocess.run(
-            ["docker", "exec", "-w", cwd, self.name, "bash", "-c", script],
-            capture_output=True,
-            check=False,
-        )
-        if check and done.returncode != 0:
-            raise RuntimeError(f"{script} failed: {done.stderr.decode(errors='replace')[-2000:]}")
-        return done.stdout.decode(errors="replace")
-
-    def probe(self, cwd: str, *args: str) -> object:
-        said = self.sh(shlex.join(["python", "/grader/probe.py", *args]), cwd)
-        return json.loads(said.strip().splitlines()[-1])
 
 
 def grader_folder(work: Path) -> Path:

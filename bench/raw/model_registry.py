@@ -24,7 +24,9 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
+from graders.containers.services import cpu_seconds  # the grader's own reading of cgroups
 from graders.labs._shared.churn import write_csv
 from graders.labs.model_registry import data
 from graders.labs.model_registry.server import LIST_PROCESSES
@@ -53,11 +55,6 @@ WAIT_HEALTH = (
     "    except Exception: time.sleep(0.1)\n"
     "else: raise SystemExit('no answer')\n"
 )
-CPU_USAGE = (  # a container's CPU time in its cgroup (as graders.containers.services reads it)
-    ("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage", 1e-9),
-    ("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat", 1e-6),
-    ("/sys/fs/cgroup/docker/{id}/cpu.stat", 1e-6),
-)
 
 
 def readable_copy(source: Path, target: Path) -> Path:
@@ -75,29 +72,14 @@ def readable_copy(source: Path, target: Path) -> Path:
     return target
 
 
-def cpu_seconds(cid: str) -> float | None:
-    """The CPU time the container ``cid`` has used, from its cgroup."""
-    for pattern, unit in CPU_USAGE:
-        try:
-            text = Path(pattern.format(id=cid)).read_text()
-        except OSError:
-            continue
-        if not pattern.endswith("cpu.stat"):
-            return int(text.strip()) * unit
-        for line in text.splitlines():
-            if line.startswith("usage_usec "):
-                return int(line.split()[1]) * unit
-    return None
-
-
 def settle(cid: str, deadline: float = 60.0) -> None:
     """Wait until the server has used under 5 % of a CPU over a second (it started its workers
     and was not killed meanwhile): what check 1 proves."""
     end = time.monotonic() + deadline
-    then, used = time.monotonic(), cpu_seconds(cid)
+    then, used = time.monotonic(), cpu_seconds(SimpleNamespace(id=cid))
     while used is not None and time.monotonic() < end:
         time.sleep(0.25)
-        now, current = time.monotonic(), cpu_seconds(cid)
+        now, current = time.monotonic(), cpu_seconds(SimpleNamespace(id=cid))
         if current is None or now - then < 1.0:
             continue
         if (current - used) / (now - then) < 0.05:

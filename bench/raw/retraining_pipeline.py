@@ -21,7 +21,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from graders.labs.retraining_pipeline.crontab import parse_crontab
 from graders.labs.retraining_pipeline.data import Batch, hidden_batches
 from graders.labs.retraining_pipeline.fixtures import HOLDOUT, KILL_FRACTION, RUN_TIMEOUT, STATE
 from graders.labs.retraining_pipeline.schedule import job_script
-from raw._kit import Raw, docker
+from raw._kit import Box, Raw, docker
 
 LAB = "foundation/04-retraining-pipeline"
 SCHEDULE = "schedule.cron"
@@ -42,23 +41,6 @@ FIRST_MODEL = (  # the lab's own model.fit on data/training/ alone, scored by mo
     "from pathlib import Path; print(model.auc(model.fit(model.read([Path('/grader/data/"
     "training/base.csv')])), model.read([Path('/grader/holdout.csv')])))"
 )
-
-
-class Box:
-    """The running container; ``sh`` runs a bash script in it (in ``cwd``)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def sh(self, script: str, cwd: str = "/work", check: bool = True) -> str:
-        done = subprocess.run(
-            ["docker", "exec", "-w", cwd, self.name, "bash", "-c", script],
-            capture_output=True,
-            check=False,
-        )
-        if check and done.returncode != 0:
-            raise RuntimeError(f"{script} failed: {done.stderr.decode(errors='replace')[-2000:]}")
-        return done.stdout.decode(errors="replace")
 
 
 def grader_folder(work: Path, starter: Path) -> tuple[Path, dict[str, Batch]]:
