@@ -31,8 +31,9 @@ from graders.containers.workspace import MLFLOW_CLIENT_ENV
 from graders.fixtures.mlflow import MLFLOW_PORT
 from graders.labs import disaster_recovery
 from graders.labs.disaster_recovery.runbook import read_runbook
-from raw._kit import Raw, docker
-from raw.experiment_tracking import (
+from raw._kit import (
+    Raw,
+    docker,
     grader_folder,
     internal_network,
     sh,

@@ -17,9 +17,7 @@ grader's polls (here: a 0.1-0.2 s poll, a blocking ``docker exec`` for the concu
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import stat
 import subprocess
 import time
 import uuid
@@ -27,12 +25,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from graders.containers.services import cpu_seconds  # the grader's own reading of cgroups
+from graders.containers.workspace import stage_readable
 from graders.labs._shared.churn import write_csv
 from graders.labs.model_registry import data
 from graders.labs.model_registry.server import LIST_PROCESSES
 from raw._kit import Raw, docker
 
 LAB = "professional/01-model-registry"
+SKIPPED = {".git", "mlruns", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache"}
 PACKAGE = Path(data.__file__).parent
 PROBE_CLI = PACKAGE.parent.parent / "containers" / "probe_cli.py"
 ENV = {
@@ -59,17 +59,7 @@ WAIT_HEALTH = (
 
 def readable_copy(source: Path, target: Path) -> Path:
     """Copy ``source`` (no .git, mlruns, caches) world-readable: the sandbox reads it as 10001."""
-    skip = {".git", "mlruns", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache"}
-    shutil.copytree(source, target, ignore=lambda _, names: {n for n in names if n in skip})
-    for folder, dirs, files in os.walk(target):
-        for name in dirs + files:
-            path = Path(folder) / name
-            extra = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-            if path.is_dir():
-                extra |= stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
-            path.chmod(path.stat().st_mode | extra)
-    target.chmod(0o755)
-    return target
+    return stage_readable(source, target, lambda _, names: {n for n in names if n in SKIPPED})
 
 
 def settle(cid: str, deadline: float = 60.0) -> None:
