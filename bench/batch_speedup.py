@@ -7,9 +7,9 @@ solution with one mistake), so the class has the spread of a real one: full mark
 containers that misbehave. One untimed grading of the reference warms Docker's build cache first,
 so both runs start from the same cache. Each run writes a fresh gradebook; the script prints the
 wall times, the speed-up, and whether the gradebooks agree on every score. Per run it also prints
-the gradings' own seconds summed (``batch.json``) and how many times a grading's live line said it
-was waiting for the machine (``grade.log``): with -j2, the sum over the wall time is how many
-gradings ran at once on average.
+the gradings' own seconds summed (``batch.json``) and how many times, for how many seconds in all,
+the gradings waited for the machine (each report's ``machine_waits``): with -j2, the sum over the
+wall time is how many gradings ran at once on average.
 """
 
 from __future__ import annotations
@@ -49,12 +49,15 @@ def graded_seconds(out: Path) -> float:
     return sum(float(entry.get("seconds") or 0) for entry in state["submissions"].values())
 
 
-def machine_waits(out: Path) -> int:
-    """How many times a grading's live line said it waited for the machine (``grade.log``)."""
-    return sum(
-        log.read_text(errors="replace").count("waiting for the machine")
-        for log in (out / "submissions").glob("*/grade.log")
-    )
+def machine_waits(out: Path) -> tuple[int, float]:
+    """How many times the gradings waited for the machine, and for how many seconds in all (each
+    report's ``environment.machine_waits``)."""
+    count, seconds = 0, 0.0
+    for report in (out / "submissions").glob("*/report.json"):
+        waits = json.loads(report.read_text())["environment"].get("machine_waits") or {}
+        count += int(waits.get("count", 0))
+        seconds += float(waits.get("seconds", 0.0))
+    return count, seconds
 
 
 def main() -> None:
@@ -76,7 +79,7 @@ def main() -> None:
             print(
                 f"-j{jobs}: {walls[jobs]:.1f} s for {args.count} submissions "
                 f"(gradings' own seconds summed: {graded_seconds(out):.1f}; "
-                f"waits for the machine: {machine_waits(out)})"
+                "waits for the machine: {} for {:.1f} s)".format(*machine_waits(out))
             )
         first = min(args.jobs)
         for jobs in args.jobs:

@@ -349,7 +349,7 @@ def test_the_live_line_says_when_the_grading_waits_for_the_machine(
     ]
 
 
-def test_a_grading_s_blocked_heavy_phase_reaches_the_events_file(
+def test_a_grading_s_blocked_heavy_phase_reaches_the_events_file_and_the_report(
     pytester: pytest.Pytester, lock_folder: Path
 ) -> None:
     pytester.makepyfile(
@@ -374,7 +374,8 @@ def test_a_grading_s_blocked_heavy_phase_reaches_the_events_file(
                 time.sleep(0.1)
 
     neighbour = begin(measure_until_the_grading_waits)
-    pytester.runpytest_subprocess("--mlops-events", str(events))
+    report = pytester.path / "report.json"
+    pytester.runpytest_subprocess("--mlops-events", str(events), "--mlops-report", str(report))
     neighbour.join(5)
     machine = [
         json.loads(line)["why"]
@@ -382,6 +383,10 @@ def test_a_grading_s_blocked_heavy_phase_reaches_the_events_file(
         if json.loads(line)["event"] == "machine"
     ]
     assert machine == [MEASURING, ""]
+    # the report counts the wait and its seconds (the neighbour lets go once the wait is said)
+    waits = json.loads(report.read_text())["environment"]
+    assert waits["machine_waits"]["count"] == 1
+    assert 0 < waits["machine_waits"]["seconds"] < 60
 
 
 def start_measuring(folder: Path, log: list[str]) -> threading.Thread:

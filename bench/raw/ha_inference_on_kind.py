@@ -11,9 +11,9 @@ for until it exits.
 Left out, as harness bookkeeping or work that proves nothing for this reference: the staged copy of
 the submission (the solution is mounted and built as it is: it is world-readable and nothing here
 writes to it); ``docker image inspect`` of the image's USER (the manifest sets runAsUser, so the
-image's own user decides nothing); the grading's readiness poll every 0.25 s (here 0.1 s); the
-look for a kind cluster (``kind`` is not installed here: the grading's look ends at once); the
-report and the label sweep of the run's resources (each resource is removed by name).
+image's own user decides nothing); the look for a kind cluster (``kind`` is not installed here:
+the grading's look ends at once); the report and the label sweep of the run's resources (each
+resource is removed by name). Readiness is polled every 0.1 s, as the grading polls it.
 """
 
 from __future__ import annotations
