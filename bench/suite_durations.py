@@ -4,8 +4,8 @@ Usage:
     PYTEST_ADDOPTS=--durations=0 bash .ci/run > suite.log 2>&1
     .venv/bin/python bench/suite_durations.py suite.log
 
-Sums every test's setup, call and teardown seconds (worker time: with ``-n 2`` the wall time is
-about half) into groups: each lab's truthfulness set (``tests/test_truthfulness.py``, by the lab
+Sums every test's setup, call and teardown seconds (worker time: with ``-n 3`` the wall time is
+about a third) into groups: each lab's truthfulness set (``tests/test_truthfulness.py``, by the lab
 in the test's id), the adversarial gradings by lab, and every other test file; then prints the
 groups, largest first, and the run's wall time. Nothing is graded again.
 """

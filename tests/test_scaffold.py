@@ -70,7 +70,7 @@ def test_new_lab_passes_its_selftest_and_the_catalogue_contract(repository_copy:
         + ["tests/test_catalogue.py", "tests/test_layout.py", "tests/test_example.py"]
         + ["-k", CONTRACT_TESTS],
         cwd=repository_copy,
-        env=env,
+        env={k: v for k, v in env.items() if k != "PYTEST_ADDOPTS"},  # the outer run's -n, -k…
         capture_output=True,
         text=True,
         timeout=300,
